@@ -1,0 +1,26 @@
+"""nbgrader settings for the U-Net course kit.
+
+The repository root is the nbgrader course directory: ``source/``, ``release/``,
+``submitted/``, ``autograded/`` and ``feedback/`` all live beside this file.
+"""
+import os
+
+c = get_config()  # noqa: F821 - injected by traitlets when nbgrader loads this file
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "unet-course"
+
+# Data, caches and build outputs never belong in a released or collected assignment.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.keras", "*.h5", "history*.json",
+]
+
+# Students see this where a solution was removed.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Per-cell limit while validating or autograding; a short training cell needs well under this.
+c.ExecutePreprocessor.timeout = 300
+c.ExecutePreprocessor.kernel_name = "python3"
+# Long outputs (e.g. a student printing in a loop) are cut in the graded copy.
+c.LimitOutput.max_lines = 400
