@@ -1,0 +1,53 @@
+# The U-Net course kit. Everything runs with .venv/bin first on PATH (nbgrader calls `alembic` from PATH).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Quiet TensorFlow's start-up chatter in every command below.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+DATA_DIR := data/synthetic
+DATA_FRAMES ?= 240
+PYTEST_ARGS ?=
+
+.PHONY: help setup data demo test release lab lab-instructor check lock clean
+
+help:  ## List the commands
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	@touch $@
+
+$(DATA_DIR)/manifest.json: | $(VENV)/.installed
+	$(BIN)/python -m data_fetch synthetic --frames $(DATA_FRAMES) --dest $(DATA_DIR)
+
+setup: $(VENV)/.installed $(DATA_DIR)/manifest.json  ## Virtual environment, pinned packages and the synthetic dataset
+
+data: $(DATA_DIR)/manifest.json  ## Make the offline synthetic CARLA-like dataset
+
+release: setup  ## Regenerate release/ from source/ with nbgrader
+	$(BIN)/python -m autograder release
+
+demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades
+	$(BIN)/python -m autograder demo
+
+test: setup  ## Set up, then run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: setup  ## Grade one notebook with the full autograder: make check NB=path/to/notebook.ipynb
+	@test -n "$(NB)" || { echo "Error: name the notebook, e.g. make check NB=release/unet/Image_segmentation_Unet.ipynb"; exit 2; }
+	$(BIN)/python -m autograder check "$(NB)"
+
+lock:  ## Re-resolve the pinned dependency set into requirements.lock
+	$(BIN)/python -m pip freeze --exclude-editable | grep -iv '^unet-course-kit' > requirements.lock.new
+	{ echo '# Full resolved dependency set for the kit (pip constraints file). Regenerate with: make lock'; cat requirements.lock.new; } > requirements.lock
+	rm requirements.lock.new
+
+clean:  ## Remove grading outputs (keeps .venv and data)
+	rm -rf submitted autograded feedback gradebook.db grades.csv grades.png
