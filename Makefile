@@ -13,7 +13,7 @@ DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
 
-.PHONY: help setup data demo test release lab lab-instructor check lock clean
+.PHONY: help setup data demo test release lab check lock clean
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -51,3 +51,6 @@ lock:  ## Re-resolve the pinned dependency set into requirements.lock
 
 clean:  ## Remove grading outputs (keeps .venv and data)
 	rm -rf submitted autograded feedback gradebook.db grades.csv grades.png
+
+lab: setup  ## JupyterLab for students, on release/ (http://127.0.0.1:8888)
+	$(BIN)/jupyter lab --notebook-dir=release --ServerApp.ip=127.0.0.1

@@ -12,7 +12,7 @@ c.CourseDirectory.course_id = "unet-course"
 
 # Data, caches and build outputs never belong in a released or collected assignment.
 c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.keras", "*.h5", "history*.json",
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.keras", "*.h5", "history*.json", "draw_*.py",
 ]
 
 # Students see this where a solution was removed.

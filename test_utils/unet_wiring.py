@@ -1,0 +1,184 @@
+"""Check how ``unet_model`` wires its blocks, independently of the student's blocks.
+
+``unet_model`` is graded on its own: a mistake in ``conv_block`` or ``upsampling_block``
+must not also cost the third exercise. :func:`trace_unet` therefore calls the student's
+``unet_model`` with two *stand-in* blocks swapped into its global namespace. The stand-ins
+are deliberately not the exercise's answers (a 1x1 convolution, a plain upsampling); they
+only record how they were called and return tensors of the right shapes, so the trace says
+which filters, dropout, pooling and skip connections ``unet_model`` asked for.
+
+:func:`check_unet_wiring` compares a trace with the architecture the assignment asks for and
+raises ``AssertionError`` with a message that names the block and the argument that differs.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+__all__ = ["WiringTrace", "swapped_globals", "trace_unet", "check_unet_wiring"]
+
+_MISSING = object()
+
+
+@dataclass
+class WiringTrace:
+    """What ``unet_model`` did when run with stand-in blocks."""
+
+    conv_calls: list[dict[str, Any]] = field(default_factory=list)
+    up_calls: list[dict[str, Any]] = field(default_factory=list)
+    model: Any = None
+    labels: dict[int, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def swapped_globals(func: Callable[..., Any], **replacements: Any) -> Iterator[None]:
+    """Temporarily rebind global names that ``func`` looks up when it runs.
+
+    A notebook function finds ``conv_block`` in the notebook's namespace at call time, so
+    replacing the name there for the duration of one call changes what it builds.
+    """
+    namespace = getattr(func, "__globals__", None)
+    if namespace is None:
+        raise TypeError(f"expected a Python function, got {type(func).__name__}")
+    saved = {name: namespace.get(name, _MISSING) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def _label(trace: WiringTrace, tensor: Any) -> str:
+    if isinstance(tensor, (tuple, list)):
+        return "a tuple of " + str(len(tensor)) + " tensors (did you pass both outputs of a block?)"
+    return trace.labels.get(id(tensor), "a tensor that no block returned")
+
+
+def _refuse_tuple(call: str, argument: str, value: Any) -> None:
+    if isinstance(value, (tuple, list)):
+        raise AssertionError(f"{call}: {argument} is a tuple of {len(value)} tensors, expected one tensor. "
+                             "conv_block returns (next_layer, skip_connection): pass the element you need.")
+
+
+def trace_unet(unet_model: Callable[..., Any], input_size: tuple[int, int, int] = (96, 128, 3),
+               n_filters: int = 32, n_classes: int = 23) -> WiringTrace:
+    """Build ``unet_model(input_size, n_filters, n_classes)`` with recording stand-in blocks."""
+    import tensorflow as tf  # imported here so that importing test_utils stays cheap
+
+    layers = tf.keras.layers
+    trace = WiringTrace()
+    keep: list[Any] = []  # keeps traced tensors alive so their id() stays unique
+
+    def conv_stand_in(inputs: Any = None, n_filters: int = 32, dropout_prob: float = 0,
+                      max_pooling: bool = True) -> tuple[Any, Any]:
+        index = len(trace.conv_calls) + 1
+        _refuse_tuple(f"conv_block call {index}", "inputs", inputs)
+        trace.conv_calls.append({"n_filters": n_filters, "dropout_prob": dropout_prob,
+                                 "max_pooling": max_pooling, "inputs": inputs})
+        features = layers.Conv2D(n_filters, 1, name=f"stand_in_conv_block_{index}")(inputs)
+        next_layer = layers.MaxPooling2D(2)(features) if max_pooling else features
+        keep.extend([features, next_layer])
+        trace.labels[id(features)] = f"the skip_connection of conv_block call {index}"
+        if next_layer is not features:
+            trace.labels[id(next_layer)] = f"the next_layer of conv_block call {index}"
+        else:
+            trace.labels[id(features)] = f"the output of conv_block call {index}"
+        return next_layer, features
+
+    def up_stand_in(expansive_input: Any, contractive_input: Any, n_filters: int = 32) -> Any:
+        index = len(trace.up_calls) + 1
+        _refuse_tuple(f"upsampling_block call {index}", "expansive_input", expansive_input)
+        _refuse_tuple(f"upsampling_block call {index}", "contractive_input", contractive_input)
+        trace.up_calls.append({"n_filters": n_filters, "expansive_input": expansive_input,
+                               "contractive_input": contractive_input})
+        up = layers.UpSampling2D(2)(expansive_input)
+        merged = layers.Concatenate(axis=-1)([up, contractive_input])
+        out = layers.Conv2D(n_filters, 1, name=f"stand_in_upsampling_block_{index}")(merged)
+        keep.append(out)
+        trace.labels[id(out)] = f"the output of upsampling_block call {index}"
+        return out
+
+    with swapped_globals(unet_model, conv_block=conv_stand_in, upsampling_block=up_stand_in):
+        trace.model = unet_model(input_size=input_size, n_filters=n_filters, n_classes=n_classes)
+    if not hasattr(trace.model, "inputs"):
+        raise AssertionError(f"unet_model should return a Keras Model, it returned {type(trace.model).__name__}.")
+    trace.labels[id(trace.model.inputs[0])] = "the model's Input"
+    # Tensors are named only now that every block (and the Input) is known.
+    for call in trace.conv_calls:
+        call["inputs"] = _label(trace, call["inputs"])
+    for call in trace.up_calls:
+        for key in ("expansive_input", "contractive_input"):
+            call[key] = _label(trace, call[key])
+    return trace
+
+
+def _expected_calls(n_filters: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    conv = []
+    for i, (mult, drop, pool) in enumerate([(1, 0, True), (2, 0, True), (4, 0, True),
+                                             (8, 0.3, True), (16, 0.3, False)], start=1):
+        source = "the model's Input" if i == 1 else f"the next_layer of conv_block call {i - 1}"
+        conv.append({"n_filters": n_filters * mult, "dropout_prob": drop, "max_pooling": pool,
+                     "inputs": source})
+    up = []
+    for i, mult in enumerate([8, 4, 2, 1], start=1):
+        expansive = "the output of conv_block call 5" if i == 1 else f"the output of upsampling_block call {i - 1}"
+        up.append({"n_filters": n_filters * mult, "expansive_input": expansive,
+                   "contractive_input": f"the skip_connection of conv_block call {5 - i}"})
+    return conv, up
+
+
+def _compare_calls(kind: str, got: list[dict[str, Any]], want: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    if len(got) != len(want):
+        problems.append(f"unet_model called {kind} {len(got)} times, expected {len(want)}.")
+    for index, (g, w) in enumerate(zip(got, want), start=1):
+        for key, expected in w.items():
+            value = g[key]
+            same = (abs(float(value) - float(expected)) < 1e-9) if key == "dropout_prob" else value == expected
+            if not same:
+                problems.append(f"{kind} call {index}: {key} is {value!r}, expected {expected!r}.")
+    return problems
+
+
+def check_unet_wiring(trace: WiringTrace, n_filters: int = 32, n_classes: int = 23) -> None:
+    """Raise ``AssertionError`` listing every way ``trace`` differs from the assignment's U-Net."""
+    want_conv, want_up = _expected_calls(n_filters)
+    problems = _compare_calls("conv_block", trace.conv_calls, want_conv)
+    problems += _compare_calls("upsampling_block", trace.up_calls, want_up)
+    problems += _check_head(trace, n_filters, n_classes)
+    if problems:
+        raise AssertionError("unet_model is not wired as asked:\n  - " + "\n  - ".join(problems))
+    print("All tests passed!")
+
+
+def _check_head(trace: WiringTrace, n_filters: int, n_classes: int) -> list[str]:
+    model = trace.model
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"
+             and not layer.name.startswith("stand_in_")]
+    if len(convs) != 2:
+        return [f"after the last upsampling_block expected 2 Conv2D layers, found {len(convs)}."]
+    problems = []
+    last_up = "the output of upsampling_block call 4"
+    if trace.labels.get(id(convs[0].input)) != last_up:
+        problems.append(f"the 3x3 Conv2D should take {last_up}, it takes {_label(trace, convs[0].input)}.")
+    head = [(convs[0], n_filters, (3, 3), "relu"), (convs[1], n_classes, (1, 1), "linear")]
+    for name, (layer, filters, kernel, activation) in zip(["3x3 Conv2D", "1x1 Conv2D"], head):
+        got_activation = getattr(layer.activation, "__name__", str(layer.activation))
+        for what, got, want in [("filters", layer.filters, filters), ("kernel_size", tuple(layer.kernel_size), kernel),
+                                ("activation", got_activation, activation)]:
+            if got != want:
+                problems.append(f"the {name} has {what} {got!r}, expected {want!r}.")
+    if convs[0].padding != "same":
+        problems.append(f"the 3x3 Conv2D has padding {convs[0].padding!r}, expected 'same'.")
+    if convs[1].input is not convs[0].output:
+        problems.append("the 1x1 Conv2D should take the output of the 3x3 Conv2D.")
+    shape = tuple(model.outputs[0].shape)
+    if len(model.outputs) != 1 or shape[1:] != (*model.inputs[0].shape[1:3], n_classes):
+        problems.append(f"the model's output has shape {shape}, expected (None, height, width, {n_classes}): "
+                        "one logit per class for every pixel.")
+    return problems
