@@ -104,7 +104,12 @@ def trace_unet(unet_model: Callable[..., Any], input_size: tuple[int, int, int] 
         return out
 
     with swapped_globals(unet_model, conv_block=conv_stand_in, upsampling_block=up_stand_in):
-        trace.model = unet_model(input_size=input_size, n_filters=n_filters, n_classes=n_classes)
+        try:
+            trace.model = unet_model(input_size=input_size, n_filters=n_filters, n_classes=n_classes)
+        except (AssertionError, NotImplementedError):
+            raise
+        except Exception as error:  # a wiring mistake often surfaces as a shape error inside Keras
+            raise AssertionError(_explain_failure(trace, error, n_filters)) from None
     if not hasattr(trace.model, "inputs"):
         raise AssertionError(f"unet_model should return a Keras Model, it returned {type(trace.model).__name__}.")
     trace.labels[id(trace.model.inputs[0])] = "the model's Input"
@@ -115,6 +120,25 @@ def trace_unet(unet_model: Callable[..., Any], input_size: tuple[int, int, int] 
         for key in ("expansive_input", "contractive_input"):
             call[key] = _label(trace, call[key])
     return trace
+
+
+def _explain_failure(trace: WiringTrace, error: Exception, n_filters: int) -> str:
+    """Say why building failed, pointing at the first block call that already differed from the plan."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    for call in trace.conv_calls:
+        call["inputs"] = _label(trace, call["inputs"]) if not isinstance(call["inputs"], str) else call["inputs"]
+    for call in trace.up_calls:
+        for key in ("expansive_input", "contractive_input"):
+            if not isinstance(call[key], str):
+                call[key] = _label(trace, call[key])
+    want_conv, want_up = _expected_calls(n_filters)
+    differences = [p for p in _compare_calls("conv_block", trace.conv_calls, want_conv)
+                   + _compare_calls("upsampling_block", trace.up_calls, want_up) if " times, expected " not in p
+                   and "the model's Input" not in p]
+    message = f"unet_model failed while building the model ({type(error).__name__}: {first_line})"
+    if differences:
+        message += "\nThe block calls made before the failure already differ from the table:\n  - " + "\n  - ".join(differences)
+    return message
 
 
 def _expected_calls(n_filters: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
