@@ -1,4 +1,4 @@
-"""Example submissions of the ``unet`` assignment: the demo grades them and the tests check their scores.
+"""Example submissions of the assignments: the demo grades them and the tests check their scores.
 
 Each example is the *released* notebook with the answer cells filled in from the instructor's solution in
 ``source/``, optionally changed by a few text edits that reproduce a mistake students really make. An edit
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["Example", "UNET_EXAMPLES", "answer_sources", "build_submission", "write_examples"]
+__all__ = ["ASSIGNMENTS", "Example", "UNET_EXAMPLES", "VARIANTS_EXAMPLES", "answer_sources", "build_submission",
+           "write_examples"]
 
 _SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 
@@ -32,17 +33,30 @@ class Example:
     expected: dict[str, float] = field(default_factory=dict)
 
 
-def _points(conv: tuple[float, float], up: tuple[float, float], unet: tuple[float, float]) -> dict[str, float]:
-    return {"test_conv_block": conv[0], "test_conv_block_hidden": conv[1],
-            "test_upsampling_block": up[0], "test_upsampling_block_hidden": up[1],
-            "test_unet_model": unet[0], "test_unet_model_hidden": unet[1]}
+def _points(**exercises: tuple[float, float]) -> dict[str, float]:
+    """Expected points per test cell from (public, hidden) points per exercise."""
+    cells: dict[str, float] = {}
+    for exercise, (public, hidden) in exercises.items():
+        cells[f"test_{exercise}"] = public
+        cells[f"test_{exercise}_hidden"] = hidden
+    return cells
 
 
 _FULL = (4.0, 6.0)
 _NONE = (0.0, 0.0)
+_PUBLIC_ONLY = (4.0, 0.0)  # the public check passes, a hidden check finds the mistake
+
+
+def _unet(conv: tuple[float, float], up: tuple[float, float], unet: tuple[float, float]) -> dict[str, float]:
+    return _points(conv_block=conv, upsampling_block=up, unet_model=unet)
+
+
+def _variants(iou: tuple[float, float], upc: tuple[float, float], bn: tuple[float, float]) -> dict[str, float]:
+    return _points(mean_iou=iou, upsample_conv_block=upc, bn_conv_block=bn)
+
 
 UNET_EXAMPLES: tuple[Example, ...] = (
-    Example("demo-correct", "the instructor's solution", expected=_points(_FULL, _FULL, _FULL)),
+    Example("demo-correct", "the instructor's solution", expected=_unet(_FULL, _FULL, _FULL)),
     Example(
         "demo-alternative", "correct, written differently (keywords, strides=2, a Concatenate layer)",
         edits={
@@ -55,26 +69,54 @@ UNET_EXAMPLES: tuple[Example, ...] = (
             "unet_model": [("conv_block(enc3[0], n_filters * 8, dropout_prob=0.3)",
                             "conv_block(inputs=enc3[0], n_filters=8 * n_filters, dropout_prob=0.3, max_pooling=True)")],
         },
-        expected=_points(_FULL, _FULL, _FULL)),
+        expected=_unet(_FULL, _FULL, _FULL)),
     Example(
         "demo-mistake-conv", "Exercise 1: the second convolution has no activation",
         edits={"conv_block": [(
             'features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(features)',
             'features = Conv2D(n_filters, 3, padding="same", kernel_initializer="he_normal")(features)')]},
-        expected=_points(_NONE, _FULL, _FULL)),
+        expected=_unet(_NONE, _FULL, _FULL)),
     Example(
         "demo-mistake-upsampling", "Exercise 2: skip connection concatenated first ([skip, up])",
         edits={"upsampling_block": [("concatenate([up, contractive_input], axis=3)",
                                      "concatenate([contractive_input, up], axis=3)")]},
-        expected=_points(_FULL, _NONE, _FULL)),
+        expected=_unet(_FULL, _NONE, _FULL)),
     Example(
         "demo-mistake-unet", "Exercise 3: no dropout in the fourth encoder step",
         edits={"unet_model": [("conv_block(enc3[0], n_filters * 8, dropout_prob=0.3)",
                                "conv_block(enc3[0], n_filters * 8)")]},
-        expected=_points(_FULL, _FULL, _NONE)),
+        expected=_unet(_FULL, _FULL, _NONE)),
     Example("demo-untouched", "the released notebook, handed in without changes",
-            untouched=("conv_block", "upsampling_block", "unet_model"), expected=_points(_NONE, _NONE, _NONE)),
+            untouched=("conv_block", "upsampling_block", "unet_model"), expected=_unet(_NONE, _NONE, _NONE)),
 )
+
+VARIANTS_EXAMPLES: tuple[Example, ...] = (
+    Example("demo-correct", "the instructor's solution", expected=_variants(_FULL, _FULL, _FULL)),
+    Example(
+        "demo-mistake-iou", "Exercise 1: averages over every class, also those that never occur",
+        edits={"mean_iou": [(
+            "        seen = union > 0\n        iou = tf.boolean_mask(intersection, seen) / tf.boolean_mask(union, seen)\n",
+            "        iou = intersection / tf.maximum(union, 1.0)\n")]},
+        expected=_variants(_PUBLIC_ONLY, _FULL, _FULL)),
+    Example(
+        "demo-mistake-upsample", "Exercise 2: a transposed convolution instead of UpSampling2D",
+        edits={"upsample_conv_block": [("up = UpSampling2D(size=(2, 2))(expansive_input)",
+                                        'up = Conv2DTranspose(n_filters, 3, strides=2, padding="same")(expansive_input)')]},
+        expected=_variants(_FULL, _NONE, _FULL)),
+    Example(
+        "demo-mistake-batchnorm", "Exercise 3: LeakyReLU left at its default slope",
+        edits={"bn_conv_block": [("features = LeakyReLU(negative_slope=0.1)(features)",
+                                  "features = LeakyReLU()(features)")]},
+        expected=_variants(_FULL, _FULL, _PUBLIC_ONLY)),
+    Example("demo-untouched", "the released notebook, handed in without changes",
+            untouched=("mean_iou", "upsample_conv_block", "bn_conv_block"), expected=_variants(_NONE, _NONE, _NONE)),
+)
+
+# assignment -> (notebook file name, its examples)
+ASSIGNMENTS: dict[str, tuple[str, tuple[Example, ...]]] = {
+    "unet": ("Image_segmentation_Unet.ipynb", UNET_EXAMPLES),
+    "unet_variants": ("Unet_Variants.ipynb", VARIANTS_EXAMPLES),
+}
 
 
 def _grade_id(cell: nbformat.NotebookNode) -> str | None:
@@ -105,9 +147,9 @@ def build_submission(example: Example, released: Path, answers: dict[str, str]) 
     return nb
 
 
-def write_examples(*, root: Path, assignment: str = "unet", examples: tuple[Example, ...] = UNET_EXAMPLES,
-                   notebook: str = "Image_segmentation_Unet.ipynb") -> list[Path]:
-    """Write every example into ``root/submitted/<student>/<assignment>/`` and return the notebook paths."""
+def write_examples(*, root: Path, assignment: str = "unet") -> list[Path]:
+    """Write every example of ``assignment`` into ``root/submitted/<student>/<assignment>/``; return the paths."""
+    notebook, examples = ASSIGNMENTS[assignment]
     answers = answer_sources(root / "source" / assignment / notebook)
     released = root / "release" / assignment / notebook
     written = []
