@@ -1,0 +1,102 @@
+"""A tiny pure-Python nbgrader assignment (``toy``) and helpers to fake student submissions."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+ASSIGNMENT = "toy"
+NOTEBOOK = "toy.ipynb"
+SECRET = "SECRET-HIDDEN-MARKER-7f3a"
+MAX = {"test_square": 2.0, "test_add": 3.0, "test_add_2": 1.0}
+CORRECT = {"square": "def square(x):\n    return x * x", "add": "def add(a, b):\n    return a + b"}
+
+CONFIG = """c = get_config()  # noqa: F821
+import os
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "toy-course"
+c.ExecutePreprocessor.timeout = 30
+c.LimitOutput.max_lines = 50
+"""
+
+
+def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
+          points: float | None = None) -> dict:
+    nbg = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution, "task": False}
+    if points is not None:
+        nbg["points"] = points
+    return {"nbgrader": nbg}
+
+
+def source_notebook(prefix: str = "") -> nbformat.NotebookNode:
+    """The instructor's notebook: two answers, three test cells (one with hidden tests)."""
+    v4 = nbformat.v4
+    cells = [
+        v4.new_markdown_cell("# Toy assignment\nWrite `square` and `add`."),
+        v4.new_code_cell(f"### BEGIN SOLUTION\n{CORRECT['square']}\n### END SOLUTION", metadata=_meta(prefix + "square", solution=True)),
+        v4.new_code_cell("assert square(3) == 9\n### BEGIN HIDDEN TESTS\nassert square(-2) == 4  # " + SECRET + "\n### END HIDDEN TESTS",
+                         metadata=_meta(prefix + "test_square", grade=True, locked=True, points=2)),
+        v4.new_code_cell(f"### BEGIN SOLUTION\n{CORRECT['add']}\n### END SOLUTION", metadata=_meta(prefix + "add", solution=True)),
+        v4.new_code_cell("assert add(1, 2) == 3", metadata=_meta(prefix + "test_add", grade=True, locked=True, points=3)),
+        v4.new_code_cell("assert add(-1, 1) == 0", metadata=_meta(prefix + "test_add_2", grade=True, locked=True, points=1)),
+    ]
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def env() -> dict[str, str]:
+    """Environment for nbgrader commands (the venv first on PATH, for alembic)."""
+    return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def nbgrader(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in the course root; fail loudly."""
+    proc = subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=root, env=env(), capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def make_course(root: Path) -> Path:
+    """A course with the toy assignment released (gradebook.db filled by generate_assignment)."""
+    (root / "source" / ASSIGNMENT).mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(CONFIG)
+    nbformat.write(source_notebook(), root / "source" / ASSIGNMENT / NOTEBOOK)
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    return root
+
+
+def released(root: Path) -> nbformat.NotebookNode:
+    """The student version of the toy notebook."""
+    return nbformat.read(root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+
+
+def submit(root: Path, student: str, answers: dict[str, str] | None = None, *,
+           edit: Callable[[nbformat.NotebookNode], None] | None = None,
+           raw: bytes | None = None, name: str = NOTEBOOK, timestamp: str | None = None) -> Path:
+    """Write ``submitted/<student>/toy/<name>``: the release with ``answers`` (grade_id -> code)."""
+    folder = root / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if timestamp:
+        (folder / "timestamp.txt").write_text(timestamp)
+    if raw is not None:
+        path.write_bytes(raw)
+        return path
+    nb = released(root)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if answers and gid in answers:
+            cell.source = answers[gid]
+    if edit:
+        edit(nb)
+    nbformat.write(nb, path)
+    return path
