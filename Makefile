@@ -13,7 +13,7 @@ DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
 
-.PHONY: help setup data demo test release lab check lock clean
+.PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -37,7 +37,10 @@ release: setup  ## Regenerate release/ from source/ with nbgrader
 demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades
 	$(BIN)/python -m autograder demo
 
-test: setup  ## Set up, then run the whole test suite
+system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium); needs root, runs apt-get only when one is missing
+	./.ci/system-deps.sh postgresql chromium
+
+test: setup system-deps  ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: setup  ## Grade one notebook with the full autograder: make check NB=path/to/notebook.ipynb
@@ -52,5 +55,8 @@ lock:  ## Re-resolve the pinned dependency set into requirements.lock
 clean:  ## Remove grading outputs (keeps .venv and data)
 	rm -rf submitted autograded feedback gradebook.db grades.csv grades.png
 
-lab: setup  ## JupyterLab for students, on release/ (http://127.0.0.1:8888)
-	$(BIN)/jupyter lab --notebook-dir=release --ServerApp.ip=127.0.0.1
+lab: setup  ## JupyterLab for students on release/, with nbgrader's Validate button
+	$(BIN)/python -m autograder.lab
+
+lab-instructor: setup  ## JupyterLab for instructors on the course root, with Formgrader and Create Assignment
+	$(BIN)/python -m autograder.lab --instructor

@@ -3,7 +3,7 @@
 # Usage: .ci/system-deps.sh [package ...]   (default: everything the suite needs)
 set -euo pipefail
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(postgresql)
+[ ${#want[@]} -gt 0 ] || want=(postgresql chromium)
 missing=()
 for pkg in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
