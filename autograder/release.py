@@ -9,10 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder.errors import UserError
+
 __all__ = ["ReleaseError", "list_assignments", "run", "stale_files"]
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(UserError):
     """nbgrader could not generate an assignment; the message carries nbgrader's own explanation."""
 
 
@@ -34,7 +36,8 @@ def _generate(root: Path, name: str) -> None:
     done = subprocess.run(cmd, cwd=root, env=_nbgrader_env(), capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise ReleaseError(f"nbgrader generate_assignment {name} failed in {root}: {last}")
+        raise ReleaseError(f"nbgrader generate_assignment {name} failed in {root}: {last}",
+                           f"fix source/{name}/ (run `nbgrader generate_assignment {name} --force` to see the whole log)")
 
 
 def run(*, root: Path, assignments: list[str] | None = None) -> list[Path]:
@@ -42,8 +45,8 @@ def run(*, root: Path, assignments: list[str] | None = None) -> list[Path]:
     names = assignments if assignments is not None else list_assignments(root)
     missing = [n for n in names if not (root / "source" / n).is_dir()]
     if missing:
-        raise ReleaseError(f"no folder source/{missing[0]} in {root}; the assignments are: "
-                           + ", ".join(list_assignments(root)))
+        raise ReleaseError(f"no folder source/{missing[0]} in {root}",
+                           "name one of: " + ", ".join(list_assignments(root)))
     for name in names:
         _generate(root, name)
     return [root / "release" / n for n in names]
