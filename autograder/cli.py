@@ -1,0 +1,156 @@
+"""``python -m autograder``: a thin argparse layer over the commands' ``run(*, ...)`` functions."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from autograder.errors import UserError
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve()
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    if args.container or args.gpus:
+        raise UserError("--container/--gpus: container grading is not part of this version",
+                        "grade without them (the local sandbox is used)")
+    from autograder import grade
+    from autograder.course import Course
+
+    limits = None
+    if args.memory or args.nproc:
+        limits = grade.default_limits(Course.open(_root(args), args.db))
+        limits.memory_mb = args.memory or limits.memory_mb
+        limits.nproc = args.nproc or limits.nproc
+    grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
+              timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
+              limits=limits, progress=not args.no_progress)
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder import feedback
+
+    files = feedback.run(root=_root(args), assignment=args.assignment, students=args.student, db_url=args.db)
+    print(f"{len(files)} feedback files in {_root(args) / 'feedback'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder import export
+
+    print(f"gradebook exported to {export.run(root=_root(args), to=args.to, db_url=args.db)}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from autograder import check
+
+    status, exercises, _ = check.run(root=_root(args), notebook=Path(args.notebook), timeout=args.timeout)
+    return 0 if exercises and all(e.passed for e in exercises) else 1
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from autograder import collect
+
+    counts = collect.run(root=_root(args), folder=Path(args.folder), db_url=args.db)
+    print(f"{counts['applied']} results applied, {counts['rejected']} rejected")
+    return 0 if counts["rejected"] == 0 else 1
+
+
+def _lazy(module: str, **fixed: object) -> Callable[[argparse.Namespace], int]:
+    """A command whose module the lead maintains (imported only when the command runs)."""
+    def call(args: argparse.Namespace) -> int:
+        try:
+            mod = importlib.import_module(f"autograder.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"autograder.{module}":
+                raise
+            raise UserError(f"autograder/{module}.py is missing", "update your checkout of the course kit") from None
+        kwargs = {"root": _root(args), **{k: getattr(args, k) for k in fixed}}
+        out = mod.run(**kwargs)
+        return out if isinstance(out, int) else 0
+    return call
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and --help)."""
+    p = argparse.ArgumentParser(prog="python -m autograder", description="Parallel, sandboxed nbgrader autograding.")
+    p.add_argument("--root", default=os.environ.get("AUTOGRADER_ROOT", "."), help="course directory (default: .)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("grade", help="grade every submission of an assignment in parallel")
+    g.add_argument("assignment")
+    g.add_argument("--jobs", "-j", type=int, help="parallel workers (default: one per core)")
+    g.add_argument("--student", nargs="+", action="extend", metavar="ID", help="only these students")
+    g.add_argument("--timeout", type=float, help="per-cell time limit in seconds (default: nbgrader config)")
+    g.add_argument("--submission-timeout", type=float, help="time limit for a whole submission (default 1800 s)")
+    g.add_argument("--memory", type=int, help="memory limit per submission in MiB (default 4096)")
+    g.add_argument("--nproc", type=int, help="process/thread limit per submission (default 512)")
+    g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    g.add_argument("--db", help="gradebook URL (default: nbgrader config, else sqlite:///ROOT/gradebook.db)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--container", metavar="IMAGE", help=argparse.SUPPRESS)
+    g.add_argument("--gpus", help=argparse.SUPPRESS)
+    g.set_defaults(func=cmd_grade)
+
+    f = sub.add_parser("feedback", help="per-student HTML feedback (nbgrader generate_feedback)")
+    f.add_argument("assignment")
+    f.add_argument("--student", nargs="+", action="extend", metavar="ID")
+    f.add_argument("--db")
+    f.set_defaults(func=cmd_feedback)
+
+    e = sub.add_parser("export", help="write the gradebook as CSV (default gradebook.csv)")
+    e.add_argument("--to", type=Path)
+    e.add_argument("--db")
+    e.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("check", help="grade one notebook with the hidden tests; exit 0 when every exercise passes")
+    c.add_argument("notebook")
+    c.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
+    c.set_defaults(func=cmd_check)
+
+    co = sub.add_parser("collect", help="merge result JSON files from a folder into the gradebook")
+    co.add_argument("folder")
+    co.add_argument("--db")
+    co.set_defaults(func=cmd_collect)
+
+    r = sub.add_parser("release", help="regenerate release/ with nbgrader generate_assignment")
+    r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    r.set_defaults(func=lambda a: _lazy("release", assignments=True)(_none_if_empty(a)))
+
+    d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
+    d.set_defaults(func=_lazy("demo"))
+    return p
+
+
+def _none_if_empty(args: argparse.Namespace) -> argparse.Namespace:
+    args.assignments = args.assignments or None
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; user errors print one line and exit 2."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Error: interrupted — run the same command again to finish the rest", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"Error: {type(exc).__name__}: {exc} — rerun with --debug for the traceback", file=sys.stderr)
+        return 1

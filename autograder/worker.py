@@ -1,0 +1,293 @@
+"""Grade one submission in a private scratch course: ``python -m autograder.worker JOB.json``.
+
+Runs as a separate (trusted) process. It never opens the course gradebook: it grades with
+nbgrader's own ``Autograde`` converter into a scratch course whose gradebook is a copy of the
+assignment's definition, with the kernel in the sandbox, then writes the scores nbgrader
+saved into a result JSON (:mod:`autograder.results`). The job file (JSON) holds::
+
+    root, scratch, assignment, student, course_id, template_db, definition (AssignmentDef json),
+    limits (Limits json), policy (launcher policy), extension_s, release_dir
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import warnings
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder import results, triage
+from autograder.course import fingerprint, load_config, regular_files
+from autograder.definition import AssignmentDef
+from autograder.results import CellGrade, NotebookResult, Result
+from autograder.sandbox import KERNEL_NAME, Limits, write_kernelspec
+
+# nbgrader's add_submission builds rows before adding them; SQLAlchemy warns, harmlessly.
+warnings.filterwarnings("ignore", message=".*not in session.*")
+
+KNOWN_FAILURES = (
+    ("DeadKernelError", "kernel_died", "the kernel died while running the notebook (e.g. os._exit, a crash or memory)"),
+    ("UnresponsiveKernelError", "timeout", "the kernel stopped responding and could not be interrupted"),
+    ("MemoryError", "memory", "ran out of memory"),
+)
+
+
+def build_scratch(job: dict[str, Any]) -> Path:
+    """Lay out the scratch course: gradebook copy, source files, the submission's regular files."""
+    scratch = Path(job["scratch"])
+    root = Path(job["root"])
+    a, s = job["assignment"], job["student"]
+    shutil.copyfile(job["template_db"], scratch / "gradebook.db")
+    os.chmod(scratch / "gradebook.db", 0o600)
+    src = root / "source" / a
+    dest_src = scratch / "source" / a
+    dest_src.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        for f in regular_files(src):
+            if f.suffix != ".ipynb":
+                (dest_src / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dest_src / f.relative_to(src))
+    sub_src = Path(job["submission_dir"])
+    sub = scratch / "submitted" / s / a
+    sub.mkdir(parents=True, exist_ok=True)
+    for f in regular_files(sub_src):
+        target = sub / f.relative_to(sub_src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    for d in ("source", "submitted"):
+        os.chmod(scratch / d, 0o700)
+    return scratch
+
+
+def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
+    """The course's nbgrader config, pointed at the scratch course and the sandboxed kernel."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    from autograder.nbhooks import LimitOutputBytes, SandboxedExecute
+
+    scratch = Path(job["scratch"])
+    box = scratch / "box"
+    cfg = load_config(Path(job["root"]))
+    cfg.CourseDirectory.root = str(scratch)
+    cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+    cfg.CourseDirectory.course_id = job["course_id"]
+    cfg.CourseDirectory.assignment_id = job["assignment"]
+    cfg.CourseDirectory.student_id = job["student"]
+    cfg.Autograde.autograde_preprocessors = [
+        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    cfg.OverwriteCells.add_missing_cells = True
+    cfg.Execute.timeout = int(limits.cell_timeout)
+    cfg.Execute.kernel_name = KERNEL_NAME
+    cfg.Execute.startup_timeout = 120
+    cfg.SandboxedExecute.workdir = str(box / "work")
+    cfg.SandboxedExecute.owner_uid = job["policy"]["uid"]
+    cfg.LimitOutputBytes.max_bytes = limits.max_output_bytes
+    cfg.KernelManager.transport = "ipc"
+    cfg.KernelManager.ip = str(box / "run" / "k")
+    cfg.KernelManager.connection_file = str(box / "run" / "kernel.json")
+    return cfg
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def run_autograde(job: dict[str, Any], limits: Limits) -> tuple[bool, str]:
+    """nbgrader's Autograde converter on the scratch course; (succeeded, captured log)."""
+    from nbgrader.converters import Autograde, NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = nbgrader_config(job, limits)
+    log = logging.getLogger(f"autograder.worker.{job['student']}")
+    capture = _Capture()
+    log.addHandler(capture)
+    log.setLevel(logging.INFO)
+    coursedir = CourseDirectory(config=cfg)
+    converter = Autograde(coursedir=coursedir, config=cfg, log=log)
+    converter.force = True
+    try:
+        converter.start()
+        ok = True
+    except NbGraderException:
+        ok = False
+    return ok, "\n".join(capture.lines)
+
+
+def read_scores(job: dict[str, Any], definition: AssignmentDef) -> tuple[dict[str, NotebookResult], str | None]:
+    """What nbgrader saved in the scratch gradebook: per-cell auto scores, comments, penalty."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, NotebookResult] = {}
+    url = f"sqlite:///{Path(job['scratch']) / 'gradebook.db'}"
+    with Gradebook(url, job["course_id"]) as gb:
+        sub = gb.find_submission(job["assignment"], job["student"])
+        timestamp = sub.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f UTC") if sub.timestamp else None
+        for snb in sub.notebooks:
+            res = NotebookResult(late_penalty=snb.late_submission_penalty)
+            for g in snb.grades:
+                res.grades[g.cell.name] = CellGrade(g.auto_score, float(g.max_score))
+            for c in snb.comments:
+                res.comments[c.cell.name] = c.auto_comment
+            out[snb.name] = res
+    return out, timestamp
+
+
+def zero_scores(definition: AssignmentDef) -> dict[str, NotebookResult]:
+    """Zero for every graded cell (what nbgrader gives a missing notebook)."""
+    return {name: NotebookResult(grades={n: CellGrade(0.0, m) for n, m in scores.items()})
+            for name, scores in definition.max_scores().items()}
+
+
+def banner(path: Path, status: str, reason: str) -> None:
+    """Put the autograder's status at the top of a graded notebook (it shows in the feedback)."""
+    nb = nbformat.read(path, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(f"**Autograder: {status}.** {reason}")
+    cell.metadata["autograder"] = {"status": status}
+    nb.cells.insert(0, cell)
+    os.chmod(path, 0o644)
+    nbformat.write(nb, path)
+    os.chmod(path, 0o444)
+
+
+def placeholder_notebooks(job: dict[str, Any], definition: AssignmentDef, status: str, reason: str) -> None:
+    """For a submission that could not run: the released notebooks, with the reason on top."""
+    out = Path(job["scratch"]) / "autograded" / job["student"] / job["assignment"]
+    out.mkdir(parents=True, exist_ok=True)
+    release = Path(job["release_dir"])
+    for nb in definition.notebooks:
+        src = release / f"{nb.name}.ipynb"
+        if src.is_file():
+            target = out / src.name
+            shutil.copyfile(src, target)
+            banner(target, status, reason)
+
+
+def grade(job: dict[str, Any]) -> Result:
+    """Grade the job's submission; never raises for anything the submission does."""
+    t0 = time.monotonic()
+    limits = Limits(**job["limits"])
+    definition = AssignmentDef.from_json(job["definition"])
+    a, s = job["assignment"], job["student"]
+    scratch = build_scratch(job)
+    sub = scratch / "submitted" / s / a
+    result = Result(assignment=a, student=s, status="graded", fingerprint=fingerprint(Path(job["submission_dir"])),
+                    autograded_dir=f"autograded/{s}/{a}")
+    release = Path(job["release_dir"])
+    verdicts = {nb.name: triage.check_notebook(sub / f"{nb.name}.ipynb", nb, limits.max_notebook_mb * 2**20,
+                                               triage.baseline(release / f"{nb.name}.ipynb"))
+                for nb in definition.notebooks}
+    fatal = {n: v for n, v in verdicts.items() if v.status}
+    for name, v in fatal.items():
+        (sub / f"{name}.ipynb").unlink(missing_ok=True)
+    if len(fatal) == len(definition.notebooks):
+        first = next(iter(fatal.values()))
+        result.status, result.reason = first.status or "error", "; ".join(v.reason for v in fatal.values())
+        result.notebooks = zero_scores(definition)
+        placeholder_notebooks(job, definition, result.status, result.reason)
+        result.duration_s = time.monotonic() - t0
+        return result
+    _extension(job)
+    ok, log = run_autograde(job, limits)
+    graded = scratch / "autograded" / s / a
+    if not ok:
+        status, reason = "error", _last_error(log)
+        for marker, st, why in KNOWN_FAILURES:
+            if marker in log:
+                status, reason = st, why
+                break
+        result.status, result.reason = status, reason
+        result.notebooks = zero_scores(definition)
+        shutil.rmtree(graded, ignore_errors=True)
+        placeholder_notebooks(job, definition, status, reason)
+    else:
+        result.notebooks, result.timestamp = read_scores(job, definition)
+        reasons = [v.reason for v in fatal.values()]
+        status = next((v.status for v in fatal.values()), None)
+        for nb in definition.notebooks:
+            path = graded / f"{nb.name}.ipynb"
+            if path.exists():
+                st, why = triage.scan_outputs(path)
+                if st:
+                    status = status or st
+                    reasons.append(why)
+        restored = triage.restored_reason(verdicts)
+        if restored:
+            status = status or "restored"
+            reasons.append(restored)
+        result.status = status or "graded"
+        result.reason = "; ".join(r for r in reasons if r)
+        if result.status != "graded":
+            for nb in definition.notebooks:
+                path = graded / f"{nb.name}.ipynb"
+                if path.exists():
+                    banner(path, result.status, result.reason)
+    result.duration_s = time.monotonic() - t0
+    return result
+
+
+def _extension(job: dict[str, Any]) -> None:
+    """Carry the student's extension into the scratch gradebook (late penalties use it)."""
+    if not job.get("extension_s"):
+        return
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{Path(job['scratch']) / 'gradebook.db'}", job["course_id"]) as gb:
+        gb.update_or_create_student(job["student"])
+        gb.update_or_create_submission(job["assignment"], job["student"], extension=timedelta(seconds=job["extension_s"]))
+
+
+def _last_error(log: str) -> str:
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "Error" in ln or "Exception" in ln:
+            return ln[:200]
+    return "nbgrader could not grade the notebook"
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str]) -> int:
+    """Read the job file, grade, write ``result.json`` next to it."""
+    _die_with_parent()
+    job_file = Path(argv[1])
+    job = json.loads(job_file.read_text())
+    out = job_file.with_name("result.json")
+    os.environ["JUPYTER_PATH"] = str(Path(job["scratch"]) / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(Path(job["scratch"]) / "box" / "run")
+    write_kernelspec(Path(job["scratch"]) / "jupyter", job_file.with_name("policy.json"))
+    try:
+        result = grade(job)
+    except Exception as exc:  # the worker must always leave a result behind
+        logging.exception("worker failed")
+        result = Result(assignment=job["assignment"], student=job["student"], status="error",
+                         reason=f"autograder error: {type(exc).__name__}: {str(exc)[:160]}",
+                         fingerprint=fingerprint(Path(job["submission_dir"])),
+                         notebooks=zero_scores(AssignmentDef.from_json(job["definition"])))
+    results.write(out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

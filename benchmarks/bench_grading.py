@@ -1,0 +1,199 @@
+"""Grading benchmark on the real ``unet`` assignment.
+
+Measures, in one run:
+
+1. the same N submissions graded by sequential ``nbgrader autograde`` and by
+   ``python -m autograder grade --jobs J`` (goal: ratio >= 1.7 with 2 jobs on 2 cores);
+2. per-submission time against the floor: a fresh Python that only imports TensorFlow and
+   builds the reference model (goal: within 2x);
+3. peak resident memory per sandboxed kernel (sampled by the kernel's uid) and of the workers;
+4. wall time for growing batch sizes (``--sizes 10,100``) to show linear growth.
+
+Submissions are the released notebook with the instructor's solutions filled in. Everything
+happens in a temporary course; the real course is not touched.
+
+    .venv/bin/python benchmarks/bench_grading.py --quick            # N=2, no size sweep
+    .venv/bin/python benchmarks/bench_grading.py --n 4 --sizes 10,100
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "unet"
+NOTEBOOK = "Image_segmentation_Unet.ipynb"
+SOLUTION = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.MULTILINE)
+
+
+def env() -> dict[str, str]:
+    """PATH with the venv first (nbgrader runs alembic), quiet TensorFlow."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONPATH": str(REPO)}
+
+
+def run(cmd: list[str], cwd: Path, timeout: float = 7200) -> float:
+    """Run a command, fail loudly, return its wall time."""
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise SystemExit(f"Error: {' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return time.monotonic() - t0
+
+
+def solutions(root: Path) -> dict[str, str]:
+    """grade_id -> the instructor's answer (solution markers removed)."""
+    nb = nbformat.read(root / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: SOLUTION.sub("", c.source) for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def make_course(root: Path, dest: Path, n: int) -> Path:
+    """A temporary course with the assignment released and ``n`` correct submissions."""
+    dest.mkdir(parents=True)
+    shutil.copytree(root / "source" / ASSIGNMENT, dest / "source" / ASSIGNMENT)
+    shutil.copyfile(root / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for name in ("data",):
+        if (root / name).exists():
+            (dest / name).symlink_to(root / name)
+    run([str(Path(sys.executable).with_name("nbgrader")), "generate_assignment", ASSIGNMENT, "--force"], dest)
+    answers = solutions(root)
+    nb = nbformat.read(dest / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    for i in range(n):
+        folder = dest / "submitted" / f"s{i:03d}" / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / NOTEBOOK)
+    return dest
+
+
+def floor_seconds(root: Path) -> float:
+    """A fresh kernel importing TensorFlow and building the reference U-Net (the grading floor)."""
+    from nbclient import NotebookClient
+
+    answers = solutions(root)
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("import tensorflow as tf\nimport numpy as np\nfrom tensorflow.keras.layers import "
+                         "Input, Conv2D, MaxPooling2D, Dropout, Conv2DTranspose, concatenate"),
+        v4.new_code_cell("\n".join(answers.get(k, "") for k in ("conv_block", "upsampling_block", "unet_model"))),
+        v4.new_code_cell("m = unet_model((96, 128, 3))\nm.compile('adam', 'sparse_categorical_crossentropy')"),
+    ])
+    t0 = time.monotonic()
+    NotebookClient(nb, kernel_name="python3", timeout=600).execute()
+    return time.monotonic() - t0
+
+
+class MemorySampler:
+    """Peak RSS per sandbox uid (each kernel and its children) and per worker process."""
+
+    def __init__(self, uid_base: int = 61000, slots: int = 64) -> None:
+        self.uids = range(uid_base, uid_base + slots)
+        self.kernel_peak = 0
+        self.worker_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            per_uid: dict[int, int] = {}
+            for p in psutil.process_iter(["uids", "memory_info", "cmdline"]):
+                try:
+                    uid, mem = p.info["uids"].real, p.info["memory_info"].rss
+                    if uid in self.uids:
+                        per_uid[uid] = per_uid.get(uid, 0) + mem
+                    elif "autograder.worker" in " ".join(p.info["cmdline"] or []):
+                        self.worker_peak = max(self.worker_peak, mem)
+                except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError, TypeError):
+                    continue
+            if per_uid:
+                self.kernel_peak = max(self.kernel_peak, max(per_uid.values()))
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def grade_parallel(course: Path, jobs: int) -> tuple[float, list[float]]:
+    """Wall time of ``python -m autograder grade`` and the per-submission durations it recorded."""
+    wall = run([sys.executable, "-m", "autograder", "--root", str(course), "grade", ASSIGNMENT,
+                "--jobs", str(jobs), "--no-progress"], REPO)
+    ledger = course / "autograded" / ".autograder" / ASSIGNMENT
+    durations = [json.loads(p.read_text())["duration_s"] for p in ledger.glob("*.json")]
+    statuses = {json.loads(p.read_text())["status"] for p in ledger.glob("*.json")}
+    if statuses != {"graded"}:
+        print(f"warning: statuses {statuses}", file=sys.stderr)
+    return wall, durations
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a report (and JSON with --out)."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=REPO, help="course with source/unet (default: the repository)")
+    p.add_argument("--n", type=int, default=4, help="submissions for the sequential/parallel comparison")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--sizes", default="10", help="comma-separated batch sizes for the growth test ('' to skip)")
+    p.add_argument("--quick", action="store_true", help="n=2 and no size sweep")
+    p.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.sizes = 2, ""
+    if not (args.root / "release" / ASSIGNMENT / NOTEBOOK).exists():
+        print(f"Error: {args.root / 'release' / ASSIGNMENT / NOTEBOOK} not found — run `make release` first", file=sys.stderr)
+        return 2
+    report: dict[str, object] = {"cores": os.cpu_count(), "n": args.n, "jobs": args.jobs}
+    with tempfile.TemporaryDirectory(prefix="ag-bench-") as tmp:
+        base = make_course(args.root, Path(tmp) / "compare", args.n)
+        seq = Path(tmp) / "sequential"
+        shutil.copytree(base, seq, symlinks=True)
+        report["floor_s"] = floor_seconds(args.root)
+        report["sequential_s"] = run([str(Path(sys.executable).with_name("nbgrader")), "autograde", ASSIGNMENT], seq)
+        with MemorySampler() as mem:
+            wall, durations = grade_parallel(base, args.jobs)
+        report["parallel_s"] = wall
+        report["speedup"] = report["sequential_s"] / wall
+        report["per_submission_s"] = sum(durations) / len(durations)
+        report["per_submission_vs_floor"] = report["per_submission_s"] / report["floor_s"]
+        report["kernel_peak_rss_mb"] = mem.kernel_peak / 2**20
+        report["worker_peak_rss_mb"] = mem.worker_peak / 2**20
+        growth = {}
+        for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
+            course = make_course(args.root, Path(tmp) / f"size{size}", size)
+            growth[size], _ = grade_parallel(course, args.jobs)
+            shutil.rmtree(course, ignore_errors=True)
+        report["growth_s"] = growth
+    print(f"cores {report['cores']}, {args.n} submissions, --jobs {args.jobs}")
+    print(f"sequential nbgrader autograde : {report['sequential_s']:8.1f} s")
+    print(f"python -m autograder grade    : {report['parallel_s']:8.1f} s   speed-up {report['speedup']:.2f}x (goal >= 1.7x)")
+    print(f"per submission (in worker)    : {report['per_submission_s']:8.1f} s   floor {report['floor_s']:.1f} s "
+          f"-> {report['per_submission_vs_floor']:.2f}x (goal <= 2x)")
+    print(f"peak RSS per kernel           : {report['kernel_peak_rss_mb']:8.0f} MiB; per worker {report['worker_peak_rss_mb']:.0f} MiB")
+    for size, secs in growth.items():
+        print(f"{size:5d} submissions           : {secs:8.1f} s  ({secs / size:.1f} s each)")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

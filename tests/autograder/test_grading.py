@@ -1,0 +1,257 @@
+"""Grading runs on the toy course: a hostile corpus in one run, parity with nbgrader, kill and resume."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+import toy
+from nbgrader.api import Gradebook
+
+from autograder import grade, sandbox
+
+GOOD_MARK = "UNIQUE-GOOD-ANSWER-31337"
+
+
+def _replace(grade_id: str, source: str):
+    def edit(nb: nbformat.NotebookNode) -> None:
+        for c in nb.cells:
+            if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+                c.source = source
+    return edit
+
+
+def _delete(grade_id: str):
+    def edit(nb: nbformat.NotebookNode) -> None:
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return edit
+
+
+def _tree_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _corpus(root: Path, port: int) -> dict[str, tuple[str, float]]:
+    """Write every case; return student -> (expected status, expected score)."""
+    sq, add = toy.CORRECT["square"], toy.CORRECT["add"]
+    gb_path = root / "gradebook.db"
+    expected: dict[str, tuple[str, float]] = {}
+
+    def case(student: str, status: str, score: float, answers: dict | None = None, **kw) -> None:
+        toy.submit(root, student, answers, **kw)
+        expected[student] = (status, score)
+
+    case("good_full", "graded", 6, {"square": f"# {GOOD_MARK}\n{sq}", "add": add})
+    case("good_partial", "graded", 2, {"square": sq, "add": "def add(a, b):\n    return a - b"})
+    case("good_blank", "graded", 0)
+    case("bad_json", "invalid_notebook", 0, raw=b'{"cells": [')
+    case("bad_empty", "invalid_notebook", 0, raw=b"")
+    case("bad_name", "no_notebook", 0, toy.CORRECT, name="toy-final.ipynb")
+    case("bad_other_assignment", "wrong_assignment", 0, raw=nbformat.writes(toy.source_notebook(prefix="hw2_")).encode())
+    case("edited_tests", "restored", 3, {"square": sq, "add": "def add(a, b):\n    return 0"}, edit=_replace("test_add", "pass"))
+    case("deleted_tests", "restored", 6, toy.CORRECT, edit=_delete("test_add_2"))
+    case("loop", "timeout", 2, {"square": sq, "add": "while True:\n    pass"})
+    case("exit", "kernel_died", 0, {"square": "import os\nos._exit(1)", "add": add})
+    case("memory", "memory", 0, {"square": "x = b'x' * (3 * 2**30)\n" + sq, "add": add})
+    case("huge_output", "huge_output", 6, {"square": "for i in range(100000):\n    print(i)\nprint('y' * 5_000_000)\n" + sq, "add": add})
+    case("rebind", "graded", 4, {"square": "def square(x):\n    return 0\nimport builtins\nbuiltins.AssertionError = Exception\n"
+                                 "get_ipython().showtraceback = lambda *a, **k: None\nassert False", "add": add})
+    case("gradebook_writer", "graded", 6, {"square": sq, "add": add + f"""
+import sqlite3
+for p in [{str(gb_path)!r}, '../../../gradebook.db']:
+    try:
+        con = sqlite3.connect(p); con.execute('UPDATE grade SET auto_score = 99'); con.commit(); print('WROTE', p)
+    except Exception as e:
+        print('blocked', p, type(e).__name__)
+"""})
+    case("reader", "graded", 6, {"square": sq, "add": add + f"""
+import glob, os
+leaks, files = 0, 0
+for pattern in [{str(root)!r} + '/**', '../**', '../../**', '/tmp/**', os.path.expanduser('~') + '/../**']:
+    for f in glob.glob(pattern, recursive=True)[:5000]:
+        try:
+            text = open(f, errors='ignore').read() if os.path.isfile(f) else ''
+        except Exception:
+            continue
+        files += 1
+        leaks += ('HIDDEN' + ' TESTS') in text or ('UNIQUE-GOOD' + '-ANSWER') in text or ('toy-' + 'course') in text
+print('FILES', files, 'LEAKS', leaks)
+"""})
+    case("network", "graded", 6, {"square": sq, "add": add + f"""
+import socket
+for addr in [('127.0.0.1', {port}), ('1.1.1.1', 53)]:
+    try:
+        socket.create_connection(addr, timeout=2); print('CONNECTED', addr)
+    except OSError as e:
+        print('no network', addr, e.errno)
+"""})
+    case("forker", "graded", 6, {"square": sq, "add": add + """
+import os, signal, time
+pids = []
+for i in range(300):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    pids.append(pid)
+print('FORKED', len(pids))
+for pid in pids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""})
+    return expected
+
+
+def _outputs(root: Path, student: str) -> str:
+    nb = nbformat.read(root / "autograded" / student / "toy" / "toy.ipynb", as_version=4)
+    return "\n".join(str(o.get("text", "")) + str(o.get("evalue", "")) for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.5)
+    connections: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connections.append(listener.accept())
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    expected = _corpus(course, listener.getsockname()[1])
+    protected = {p: _tree_hash(course / p) for p in ("source", "submitted", "release")}
+    config = (course / "nbgrader_config.py").read_bytes()
+    try:
+        t0 = time.monotonic()
+        rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False)
+        elapsed = time.monotonic() - t0
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    got = {r["student_id"]: (r["status"], float(r["score"])) for r in rows}
+    assert got == expected, f"{got}\n{[(r['student_id'], r['reason']) for r in rows]}"
+    assert elapsed < 400
+    # reasons for everything not graded normally
+    for r in rows:
+        assert (r["status"] == "graded") == (r["reason"] == ""), r
+    # the CSV matches, and the gradebook holds exactly these grades
+    with (course / "grades.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0]) == ["student_id", "status", "score", "max_score", "test_square", "test_add", "test_add_2", "reason"]
+    assert {r["student_id"]: (r["status"], float(r["score"])) for r in table} == expected
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "toy-course") as gb:
+        assert sorted(s.id for s in gb.students) == sorted(expected)
+        for student, (_, score) in expected.items():
+            sub = gb.find_submission("toy", student)
+            grades = [g for nb in sub.notebooks for g in nb.grades]
+            assert len(grades) == 3 and sub.score == score and all(g.auto_score is not None for g in grades)
+    assert (course / "grades.png").stat().st_size > 1000
+    # hostile cases achieved nothing
+    assert connections == []
+    assert {p: _tree_hash(course / p) for p in protected} == protected
+    assert (course / "nbgrader_config.py").read_bytes() == config
+    assert "WROTE" not in _outputs(course, "gradebook_writer")
+    reader = _outputs(course, "reader")
+    assert "LEAKS 0" in reader and toy.SECRET not in reader, reader
+    assert "CONNECTED" not in _outputs(course, "network")
+    forked = int(_outputs(course, "forker").split("FORKED")[1].split()[0])
+    assert 0 < forked < small_limits.nproc
+    assert "Output truncated" in _outputs(course, "huge_output")
+    # no sandbox process outlives the run, no scratch left in /tmp
+    left = [p.pid for p in psutil.process_iter(["uids"])
+            if p.info["uids"] and small_limits.uid_base <= p.info["uids"].real < small_limits.uid_base + 2]
+    assert left == []
+    # a failed submission's feedback notebook states the reason
+    banner = nbformat.read(course / "autograded" / "bad_json" / "toy" / "toy.ipynb", as_version=4).cells[0].source
+    assert "invalid_notebook" in banner and "not valid JSON" in banner
+
+
+def _scores(db: Path) -> dict[str, dict[str, tuple]]:
+    with Gradebook(f"sqlite:///{db}", "toy-course") as gb:
+        out = {}
+        for sub in gb.find_assignment("toy").submissions:
+            nb = sub.notebooks[0]
+            out[sub.student.id] = {
+                **{g.cell.name: (g.auto_score, g.needs_manual_grade) for g in nb.grades},
+                **{c.cell.name: (c.auto_comment,) for c in nb.comments},
+                "timestamp": (str(sub.timestamp),),
+            }
+        return out
+
+
+def test_parity_with_sequential_nbgrader(course: Path, tmp_path: Path) -> None:
+    toy.submit(course, "p_full", toy.CORRECT, timestamp="2024-01-01 10:00:00 UTC")
+    toy.submit(course, "p_half", {"square": toy.CORRECT["square"], "add": "def add(a, b):\n    return 0"})
+    toy.submit(course, "p_blank", None)
+    reference = tmp_path / "reference"
+    shutil.copytree(course, reference)
+    toy.nbgrader(reference, "autograde", "toy")
+    grade.run(root=course, assignment="toy", jobs=2, progress=False, quiet=True)
+    ours, theirs = _scores(course / "gradebook.db"), _scores(reference / "gradebook.db")
+    assert ours == theirs and set(ours) == {"p_full", "p_half", "p_blank"}
+    for student in ours:
+        a = nbformat.read(course / "autograded" / student / "toy" / "toy.ipynb", as_version=4)
+        b = nbformat.read(reference / "autograded" / student / "toy" / "toy.ipynb", as_version=4)
+        assert [c.source for c in a.cells] == [c.source for c in b.cells]
+
+
+def _ledger(root: Path) -> dict[str, float]:
+    folder = root / "autograded" / ".autograder" / "toy"
+    return {p.stem: p.stat().st_mtime for p in folder.glob("*.json")} if folder.is_dir() else {}
+
+
+def test_kill_and_resume(course: Path) -> None:
+    students = [f"r{i}" for i in range(6)]
+    for s in students:
+        toy.submit(course, s, {"square": "import time\ntime.sleep(2)\n" + toy.CORRECT["square"], "add": toy.CORRECT["add"]})
+    cmd = [sys.executable, "-m", "autograder", "--root", str(course), "grade", "toy", "--jobs", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=toy.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while len(_ledger(course)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = _ledger(course)
+    assert 2 <= len(before) < len(students), "the run was not stopped midway"
+    time.sleep(1)
+    rerun = subprocess.run(cmd, env=toy.env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = _ledger(course)
+    assert set(after) == set(students)
+    assert all(after[s] == before[s] for s in before), "finished submissions were graded again"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "toy-course") as gb:
+        subs = gb.find_assignment("toy").submissions
+        assert sorted(s.student.id for s in subs) == students
+        assert all(len(s.notebooks) == 1 and len(s.notebooks[0].grades) == 3 and s.score == 6 for s in subs)
+        total_grades = gb.db.execute(__import__("sqlalchemy").text("select count(*) from grade")).scalar()
+        assert total_grades == 3 * len(students)
+    # a third run grades nothing, --force regrades one
+    again = subprocess.run(cmd + ["--student", "r0"], env=toy.env(), capture_output=True, text=True, timeout=300)
+    assert "0 graded now" in again.stdout
+    forced = subprocess.run(cmd + ["--student", "r0", "--force"], env=toy.env(), capture_output=True, text=True, timeout=300)
+    assert "1 graded now" in forced.stdout and _ledger(course)["r0"] > after["r0"]
+    assert not list(Path("/sys/fs/cgroup/memory/autograder").glob(f"{proc.pid}-*"))
