@@ -12,6 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
+ASSIGNMENT ?= unet
 
 .PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps
 
@@ -34,8 +35,8 @@ data: $(DATA_DIR)/manifest.json  ## Make the offline synthetic CARLA-like datase
 release: setup  ## Regenerate release/ from source/ with nbgrader
 	$(BIN)/python -m autograder release
 
-demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades
-	$(BIN)/python -m autograder demo
+demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades (ASSIGNMENT=unet_variants for the second)
+	$(BIN)/python -m autograder demo $(ASSIGNMENT)
 
 system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium); needs root, runs apt-get only when one is missing
 	./.ci/system-deps.sh postgresql chromium

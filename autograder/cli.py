@@ -127,7 +127,8 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=lambda a: _lazy("release", assignments=True)(_none_if_empty(a)))
 
     d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
-    d.set_defaults(func=_lazy("demo"))
+    d.add_argument("assignment", nargs="?", default="unet", choices=["unet", "unet_variants"])
+    d.set_defaults(func=_lazy("demo", assignment=True))
     return p
 
 

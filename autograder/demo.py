@@ -1,4 +1,4 @@
-"""``make demo``: regenerate the release, grade six example submissions, print their grades and feedback."""
+"""``make demo``: regenerate the release, grade the example submissions, print their grades and feedback."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,52 +7,55 @@ from autograder import examples, release
 
 __all__ = ["run"]
 
-ASSIGNMENT = "unet"
-EXERCISES = ("conv_block", "upsampling_block", "unet_model")
+
+def _table(rows: dict[str, dict], cases: tuple[examples.Example, ...], exercise_names: list[str],
+           passed: dict[str, dict[str, bool]]) -> bool:
+    """Print one line per example student; return whether every one got exactly its expected scores."""
+    width = max(16, *(len(e) + 2 for e in exercise_names))
+    header = f"{'student':<26}{'status':<10}{'score':>8}   " + "".join(f"{e:<{width}}" for e in exercise_names)
+    print("\n" + header + "as expected\n" + "-" * (len(header) + 11))
+    all_expected = True
+    for example in cases:
+        row = rows.get(example.student, {"status": "missing", "score": 0, "max_score": 0})
+        same = row.get("status") == "graded" and all(
+            abs(float(row.get(cell) or 0) - points) < 1e-6 for cell, points in example.expected.items())
+        all_expected &= same
+        marks = "".join(f"{'ok' if passed.get(example.student, {}).get(e) else 'x':<{width}}" for e in exercise_names)
+        score = f"{float(row.get('score') or 0):g}/{float(row.get('max_score') or 0):g}"
+        print(f"{example.student:<26}{row['status']!s:<10}{score:>8}   {marks}{'yes' if same else 'NO'}")
+    return all_expected
 
 
-def _exercise_marks(row: dict[str, object]) -> list[str]:
-    """'ok' or 'x' per exercise: an exercise passes when every one of its test cells has full marks."""
-    full = examples.UNET_EXAMPLES[0].expected  # the correct solution has full marks on every test cell
-    marks = []
-    for exercise in EXERCISES:
-        cells = [c for c in full if c == f"test_{exercise}" or c.startswith(f"test_{exercise}_")]
-        marks.append("ok" if all(float(row.get(c) or 0) >= full[c] for c in cells) else "x")
-    return marks
+def run(*, root: Path, assignment: str = "unet") -> int:
+    """Run the demo for ``assignment`` in the course at ``root``; return the process exit code."""
+    from autograder import definition, exercises, feedback, grade  # the grading stages
+    from autograder.course import Course
 
-
-def run(*, root: Path) -> int:
-    """Run the demo in the course at ``root``; return the process exit code."""
-    from autograder import feedback, grade  # the grading stage; imported late to keep `--help` fast
-
+    notebook, cases = examples.ASSIGNMENTS[assignment]
     print("1/4  Regenerating release/ from source/ ...")
     for folder in release.run(root=root):
         print(f"     {folder.relative_to(root)}")
     print("2/4  Writing example submissions ...")
-    for path in examples.write_examples(root=root, assignment=ASSIGNMENT):
+    for path in examples.write_examples(root=root, assignment=assignment):
         print(f"     {path.relative_to(root)}")
     print("3/4  Grading them (a short training run per notebook) ...")
-    rows = {row["student_id"]: row for row in grade.run(root=root, assignment=ASSIGNMENT, force=True)}
+    rows = {row["student_id"]: row for row in grade.run(root=root, assignment=assignment, force=True)}
     print("4/4  Writing feedback ...")
-    feedback.run(root=root, assignment=ASSIGNMENT)
+    feedback.run(root=root, assignment=assignment)
 
-    header = f"{'student':<26}{'status':<10}{'score':>8}   " + "  ".join(f"{e:<16}" for e in EXERCISES) + "as expected"
-    print("\n" + header + "\n" + "-" * len(header))
-    all_expected = True
-    for example in examples.UNET_EXAMPLES:
-        row = rows.get(example.student, {"status": "missing", "score": 0, "max_score": 0})
-        marks = _exercise_marks(row)
-        same = row.get("status") == "graded" and all(
-            abs(float(row.get(cell) or 0) - points) < 1e-6 for cell, points in example.expected.items())
-        all_expected &= same
-        score = f"{float(row.get('score') or 0):g}/{float(row.get('max_score') or 0):g}"
-        print(f"{example.student:<26}{row['status']!s:<10}{score:>8}   " + "  ".join(f"{m:<16}" for m in marks)
-              + ("yes" if same else "NO"))
+    course = Course.open(root)
+    spec = definition.read(course.db_url, course.course_id, assignment)
+    passed = {}
+    for student, row in rows.items():
+        scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
+        passed[student] = {e.name: e.passed for e in exercises.evaluate(spec, scores)}
+    names = [e.name for e in exercises.evaluate(spec, {})]
+    all_expected = _table(rows, cases, names, passed)
     print("\nWhat each student did:")
-    for example in examples.UNET_EXAMPLES:
+    for example in cases:
         print(f"  {example.student:<26}{example.description}")
-    print(f"\nGrades:    {root / 'grades.csv'}")
-    print(f"Feedback:  {root / 'feedback'}/<student>/{ASSIGNMENT}/Image_segmentation_Unet.html")
+    print(f"\nGrades:    {root / 'grades.csv'} (and a histogram in grades.png)")
+    print(f"Feedback:  {root / 'feedback'}/<student>/{assignment}/{notebook.replace('.ipynb', '.html')}")
     if not all_expected:
         print("Error: some example submissions did not get their expected scores (see the table above).")
         return 1
