@@ -13,6 +13,7 @@ DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
 ASSIGNMENT ?= unet
+LAB_ARGS ?=
 
 .PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps
 
@@ -57,7 +58,7 @@ clean:  ## Remove grading outputs (keeps .venv and data)
 	rm -rf submitted autograded feedback gradebook.db grades.csv grades.png
 
 lab: setup  ## JupyterLab for students on release/, with nbgrader's Validate button
-	$(BIN)/python -m autograder.lab
+	$(BIN)/python -m autograder.lab $(LAB_ARGS)
 
 lab-instructor: setup  ## JupyterLab for instructors on the course root, with Formgrader and Create Assignment
-	$(BIN)/python -m autograder.lab --instructor
+	$(BIN)/python -m autograder.lab --instructor $(LAB_ARGS)
