@@ -177,6 +177,7 @@ def comparator(learner: Any, instructor: Any) -> None:
     was expected, and a hint. A different number of layers always fails and names the missing
     or extra layers. Raises ``TypeError`` when an argument is not a list of layer descriptions.
     """
+    __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback a student reads
     learner_rows = _validate(learner, "first argument (your model's summary)")
     instructor_rows = _validate(instructor, "second argument (the expected summary)")
     colour = _style.colour_enabled()

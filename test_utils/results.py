@@ -54,6 +54,7 @@ def assert_ok(*results: CheckResult, quiet: bool = False) -> None:
 
     Prints ``All tests passed!`` when every result is ok, unless ``quiet``.
     """
+    __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback a student reads
     for result in results:
         if not isinstance(result, CheckResult):
             raise TypeError(f"assert_ok() expects results of the test_utils checks, got {_keras.describe(result)}.")
