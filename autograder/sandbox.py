@@ -78,14 +78,15 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
     """
     uid = limits.uid_base + slot
     prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    kit = kit_paths()
     masks = [{"path": str(p), "allow": list(limits.allow)} for p in protect]
-    masks += _open_ancestors(sorted(prefixes))
+    masks += _open_ancestors(sorted(prefixes | set(kit)))
     masks += [{"path": p, "allow": []} for p in ALWAYS_MASK if os.path.isdir(p)]
     cpu = int(limits.submission_timeout * (os.cpu_count() or 1)) + 60
     return {
         "uid": uid, "gid": uid,
         "workdir": str(box / "work"),
-        "keep": [str(box)] + sorted(prefixes),
+        "keep": [str(box)] + sorted(prefixes) + kit,
         "mask": masks,
         "hide_files": [str(p) for p in hide_files],
         "private_tmp": ["/tmp", "/var/tmp", "/dev/shm"],
@@ -106,6 +107,27 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
                                           "OPENBLAS_NUM_THREADS")} if threads else {}),
         },
     }
+
+
+def kit_paths() -> list[str]:
+    """Folders a notebook needs besides Python itself: the kit's packages and the dataset.
+
+    They are bound back into the kernel's view, so grading works wherever the kit lives, also under
+    ``/tmp``, which the kernel gets fresh and empty.
+    """
+    import importlib.util
+
+    paths = []
+    for package in ("test_utils", "data_fetch"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            paths.extend(os.path.realpath(p) for p in spec.submodule_search_locations)
+    data = os.environ.get("UNET_DATA_DIR")
+    if data is None and paths:
+        data = os.path.join(os.path.dirname(paths[-1]), "data")  # <kit root>/data, beside data_fetch/
+    if data and os.path.isdir(data):
+        paths.append(os.path.realpath(data))
+    return sorted(set(paths))
 
 
 def _open_ancestors(paths: list[str]) -> list[dict]:
