@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,6 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "unet"
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
-SOLUTION = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.MULTILINE)
 
 
 def env() -> dict[str, str]:
@@ -56,9 +54,9 @@ def run(cmd: list[str], cwd: Path, timeout: float = 7200) -> float:
 
 def solutions(root: Path) -> dict[str, str]:
     """grade_id -> the instructor's answer (solution markers removed)."""
-    nb = nbformat.read(root / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: SOLUTION.sub("", c.source) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
+    from autograder.examples import answer_sources
+
+    return answer_sources(root / "source" / ASSIGNMENT / NOTEBOOK)
 
 
 def make_course(root: Path, dest: Path, n: int) -> Path:
