@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import filecmp
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from autograder.course import ensure_tools_on_path
 from autograder.errors import UserError
 
 __all__ = ["ReleaseError", "list_assignments", "run", "stale_files"]
@@ -24,16 +24,10 @@ def list_assignments(root: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def _nbgrader_env() -> dict[str, str]:
-    # nbgrader runs `alembic` from PATH: put this interpreter's bin folder first.
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
 def _generate(root: Path, name: str) -> None:
+    ensure_tools_on_path()  # nbgrader runs `alembic` from PATH
     cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN"]
-    done = subprocess.run(cmd, cwd=root, env=_nbgrader_env(), capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ReleaseError(f"nbgrader generate_assignment {name} failed in {root}: {last}",

@@ -113,24 +113,23 @@ def trace_unet(unet_model: Callable[..., Any], input_size: tuple[int, int, int] 
     if not hasattr(trace.model, "inputs"):
         raise AssertionError(f"unet_model should return a Keras Model, it returned {type(trace.model).__name__}.")
     trace.labels[id(trace.model.inputs[0])] = "the model's Input"
-    # Tensors are named only now that every block (and the Input) is known.
+    _name_tensors(trace)  # only now is every block (and the Input) known
+    return trace
+
+
+def _name_tensors(trace: WiringTrace) -> None:
+    """Replace the tensors recorded in each call by the sentence that says where they came from."""
     for call in trace.conv_calls:
         call["inputs"] = _label(trace, call["inputs"])
     for call in trace.up_calls:
         for key in ("expansive_input", "contractive_input"):
             call[key] = _label(trace, call[key])
-    return trace
 
 
 def _explain_failure(trace: WiringTrace, error: Exception, n_filters: int) -> str:
     """Say why building failed, pointing at the first block call that already differed from the plan."""
     first_line = (str(error).strip().splitlines() or [""])[0]
-    for call in trace.conv_calls:
-        call["inputs"] = _label(trace, call["inputs"]) if not isinstance(call["inputs"], str) else call["inputs"]
-    for call in trace.up_calls:
-        for key in ("expansive_input", "contractive_input"):
-            if not isinstance(call[key], str):
-                call[key] = _label(trace, call[key])
+    _name_tensors(trace)
     want_conv, want_up = _expected_calls(n_filters)
     differences = [p for p in _compare_calls("conv_block", trace.conv_calls, want_conv)
                    + _compare_calls("upsampling_block", trace.up_calls, want_up) if " times, expected " not in p
