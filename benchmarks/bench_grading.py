@@ -68,12 +68,10 @@ def make_course(root: Path, dest: Path, n: int) -> Path:
         if (root / name).exists():
             (dest / name).symlink_to(root / name)
     run([str(Path(sys.executable).with_name("nbgrader")), "generate_assignment", ASSIGNMENT, "--force"], dest)
-    answers = solutions(root)
-    nb = nbformat.read(dest / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell.source = answers[gid]
+    from autograder.examples import UNET_EXAMPLES, build_submission
+
+    correct = UNET_EXAMPLES[0]  # the instructor's solution, filled into the released notebook
+    nb = build_submission(correct, dest / "release" / ASSIGNMENT / NOTEBOOK, solutions(root))
     for i in range(n):
         folder = dest / "submitted" / f"s{i:03d}" / ASSIGNMENT
         folder.mkdir(parents=True)
