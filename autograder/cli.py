@@ -17,11 +17,13 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    if args.container or args.gpus:
-        raise UserError("--container/--gpus: container grading is not part of this version",
-                        "grade without them (the local sandbox is used)")
     from autograder import grade
+    from autograder.container import Options, docker_binary
     from autograder.course import Course
+
+    if args.gpus and not args.container:
+        raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
+    container = Options(args.container, args.gpus, docker_binary()) if args.container else None
 
     limits = None
     if args.memory or args.nproc:
@@ -30,7 +32,35 @@ def cmd_grade(args: argparse.Namespace) -> int:
         limits.nproc = args.nproc or limits.nproc
     grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
               timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
-              limits=limits, progress=not args.no_progress)
+              limits=limits, progress=not args.no_progress, container=container)
+    return 0
+
+
+def cmd_shard(args: argparse.Namespace) -> int:
+    from autograder import shard
+
+    done = shard.run(assignment=args.assignment, index=args.index, count=args.count, submitted=Path(args.submitted),
+                     out=Path(args.out), course=Path(args.course) if args.course else None, jobs=args.jobs,
+                     timeout=args.timeout)
+    print(f"shard {args.index} of {args.count}: {len(done)} submissions in {args.out}")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from autograder import lms
+
+    doc = lms.run_gradescope(submission=Path(args.submission), results_dir=Path(args.results),
+                             assignment=args.assignment, timeout=args.timeout)
+    print(f"score {doc['score']:g}: {Path(args.results) / 'results.json'}")
+    return 0
+
+
+def cmd_coursera(args: argparse.Namespace) -> int:
+    from autograder import lms
+
+    doc = lms.run_coursera(submission=Path(args.submission), feedback=Path(args.feedback),
+                           assignment=args.assignment, timeout=args.timeout)
+    print(f"fractionalScore {doc['fractionalScore']:g}: {args.feedback}")
     return 0
 
 
@@ -97,8 +127,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     g.add_argument("--db", help="gradebook URL (default: nbgrader config, else sqlite:///ROOT/gradebook.db)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--container", metavar="IMAGE", help=argparse.SUPPRESS)
-    g.add_argument("--gpus", help=argparse.SUPPRESS)
+    g.add_argument("--container", metavar="IMAGE",
+                   help="grade each submission in its own container of this image (make image: unet-grader:cpu)")
+    g.add_argument("--gpus", metavar="all", help="give the containers GPUs (docker run --gpus); CPU when none")
     g.set_defaults(func=cmd_grade)
 
     f = sub.add_parser("feedback", help="per-student HTML feedback (nbgrader generate_feedback)")
@@ -121,6 +152,31 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("folder")
     co.add_argument("--db")
     co.set_defaults(func=cmd_collect)
+
+    sh = sub.add_parser("shard", help="grade shard INDEX of COUNT into per-submission result JSON (for collect)")
+    sh.add_argument("assignment")
+    sh.add_argument("--index", type=int, required=True, help="this shard (0-based; JOB_COMPLETION_INDEX)")
+    sh.add_argument("--count", type=int, required=True, help="number of shards")
+    sh.add_argument("--submitted", required=True, help="folder holding <student>/<assignment>/")
+    sh.add_argument("--out", required=True, help="folder for <student>/result.json")
+    sh.add_argument("--course", help="course with the assignment's definition (default: $AUTOGRADER_COURSE)")
+    sh.add_argument("--jobs", "-j", type=int, help="parallel workers in this shard (default: one per core)")
+    sh.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
+    sh.set_defaults(func=cmd_shard)
+
+    gs = sub.add_parser("gradescope", help="Gradescope entry: grade the upload, write results.json")
+    gs.add_argument("--submission", default="/autograder/submission")
+    gs.add_argument("--results", default="/autograder/results")
+    gs.add_argument("--assignment", help="default: $AUTOGRADER_ASSIGNMENT, else from the notebook name")
+    gs.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
+    gs.set_defaults(func=cmd_gradescope)
+
+    cs = sub.add_parser("coursera", help="Coursera custom-grader entry: grade the upload, write feedback.json")
+    cs.add_argument("--submission", default="/shared/submission")
+    cs.add_argument("--feedback", default="/shared/feedback.json")
+    cs.add_argument("--assignment", help="default: $AUTOGRADER_ASSIGNMENT, else from the notebook name")
+    cs.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
+    cs.set_defaults(func=cmd_coursera)
 
     r = sub.add_parser("release", help="regenerate release/ with nbgrader generate_assignment")
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")

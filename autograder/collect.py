@@ -1,7 +1,7 @@
 """``collect``: merge per-submission result JSON files (see :mod:`autograder.results`) into the gradebook.
 
 For results graded elsewhere (a cluster or a grading container): each ``*.json`` in the folder
-(searched recursively) is one submission; its ``autograded_dir``, relative to the JSON file,
+(searched recursively, skipping ``autograded/`` folders) is one submission; its ``autograded_dir``, relative to the JSON file,
 holds the graded notebooks. Results are applied in the same crash-safe way as ``grade``.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ def run(*, root: Path, folder: Path, db_url: str | None = None) -> dict[str, int
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist", "pass the folder holding the result JSON files")
-    files = sorted(folder.rglob("*.json"))
+    # a result's own autograded/ folder holds the student's files, never results
+    files = sorted(p for p in folder.rglob("*.json") if "autograded" not in p.relative_to(folder).parts[:-1])
     if not files:
         raise UserError(f"no result JSON files in {folder}", "point collect at the folder the graders wrote to")
     defs: dict[str, definitions.AssignmentDef] = {}

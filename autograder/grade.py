@@ -18,6 +18,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from tqdm import tqdm
 
 from autograder import definition as definitions
+from autograder import container as containers
 from autograder import report, results, sandbox, scheduler, store
 from autograder.course import Course, fingerprint
 from autograder.errors import UserError
@@ -37,6 +38,7 @@ class _Job:
     job: dict[str, Any]
     cgroup: sandbox.Cgroup
     uid: int
+    container: str | None = None
 
 
 @dataclass
@@ -51,6 +53,7 @@ class _Run:
     gb: Gradebook
     extensions: dict[str, float]
     parallel: int = 1
+    container: containers.Options | None = None
     jobs: dict[str, _Job] = field(default_factory=dict)
     counter: int = 0
     failed: int = 0
@@ -60,13 +63,15 @@ class _Run:
 def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[str] | None = None,
         timeout: float | None = None, force: bool = False, db_url: str | None = None,
         submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
-        protect: list[Path] | None = None, progress: bool = True, quiet: bool = False) -> list[dict[str, Any]]:
+        protect: list[Path] | None = None, progress: bool = True, quiet: bool = False,
+        container: containers.Options | None = None) -> list[dict[str, Any]]:
     """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
 
     ``timeout`` is the per-cell limit (default: the config's ``ExecutePreprocessor.timeout``),
     ``submission_timeout`` the limit for a whole submission. Already graded submissions (same
     files, result in the ledger) are skipped unless ``force``. Writes ``grades.csv`` and
-    ``grades.png`` in the course root.
+    ``grades.png`` in the course root. With ``container`` each submission runs in its own
+    container of that grading image (:mod:`autograder.container`) instead of a local sandbox.
     """
     course = Course.open(Path(root), db_url)
     everyone = course.students(assignment)
@@ -83,11 +88,14 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     if submission_timeout:
         limits.submission_timeout = float(submission_timeout)
     definition = definitions.read(course.db_url, course.course_id, assignment)
+    if container is not None:
+        container = containers.preflight(container)
     with _lock(course, assignment):
         todo = [s for s in selected
                 if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
         if todo:
-            _grade(course, assignment, definition, limits, todo, jobs, [course.root, *(protect or [])], progress)
+            _grade(course, assignment, definition, limits, todo, jobs, [course.root, *(protect or [])], progress,
+                   container)
     table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
     report.write_csv(course.root / "grades.csv", table, definition)
@@ -118,7 +126,8 @@ def _lock(course: Course, assignment: str) -> Iterator[None]:
 
 
 def _grade(course: Course, assignment: str, definition: definitions.AssignmentDef, limits: sandbox.Limits,
-           todo: list[str], jobs: int | None, protect: list[Path], progress: bool) -> None:
+           todo: list[str], jobs: int | None, protect: list[Path], progress: bool,
+           container: containers.Options | None = None) -> None:
     sandbox.sweep_stale_cgroups()
     _sweep_stale_scratch()
     work = Path(tempfile.mkdtemp(prefix="ag-"))
@@ -129,7 +138,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
     gb = Gradebook(course.db_url, course.course_id)
     parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
-                 parallel=parallel)
+                 parallel=parallel, container=container)
     bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     try:
         scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
@@ -138,7 +147,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
     finally:
         bar.close()
         for job in state.jobs.values():
-            _cleanup(job)
+            _cleanup(job, state)
         gb.close()
         if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
             shutil.rmtree(work, ignore_errors=True)
@@ -180,6 +189,8 @@ def _launch(state: _Run, student: str, slot: int) -> subprocess.Popen:
     state.counter += 1
     scratch = state.work / str(state.counter)
     scratch.mkdir(mode=0o711)
+    if state.container is not None:
+        return _launch_container(state, student, slot, scratch)
     uid = state.limits.uid_base + slot
     box = scratch / "box"
     sandbox.make_box(box, uid)
@@ -188,14 +199,7 @@ def _launch(state: _Run, student: str, slot: int) -> subprocess.Popen:
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
                             hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
                             threads=max(1, (os.cpu_count() or 1) // state.parallel))
-    course = state.course
-    job = {
-        "root": str(course.root), "scratch": str(scratch), "assignment": state.assignment, "student": student,
-        "course_id": course.course_id, "template_db": str(state.template),
-        "definition": state.definition.to_json(), "limits": state.limits.to_json(), "policy": policy,
-        "submission_dir": str(course.submission_dir(student, state.assignment)),
-        "extension_s": state.extensions.get(student), "release_dir": str(course.root / "release" / state.assignment),
-    }
+    job = _job(state, student, scratch, policy)
     for name, data in (("policy.json", policy), ("job.json", job)):
         (scratch / name).write_text(json.dumps(data))
         os.chmod(scratch / name, 0o600)
@@ -211,15 +215,45 @@ def _launch(state: _Run, student: str, slot: int) -> subprocess.Popen:
         log.close()
 
 
-def _cleanup(job: _Job) -> None:
+def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> subprocess.Popen:
+    assert state.container is not None
+    course = state.course
+    name = f"unet-grader-{os.getpid()}-{state.counter}"
+    containers.prepare(scratch, course, state.assignment, state.template)
+    cpus = max(1, (os.cpu_count() or 1) // state.parallel)
+    job = _job(state, student, scratch)
+    state.jobs[student] = _Job(student, scratch, job, sandbox.Cgroup(name), -1, container=name)
+    return containers.launch(state.container, name=name, scratch=scratch, job=job,
+                             submission=course.submission_dir(student, state.assignment),
+                             data=containers.data_dir(), limits=state.limits, slot=slot, cpus=cpus)
+
+
+def _job(state: _Run, student: str, scratch: Path, policy: dict | None = None) -> dict[str, Any]:
+    course = state.course
+    return {
+        "root": str(course.root), "scratch": str(scratch), "assignment": state.assignment, "student": student,
+        "course_id": course.course_id, "template_db": str(state.template),
+        "definition": state.definition.to_json(), "limits": state.limits.to_json(), "policy": policy,
+        "submission_dir": str(course.submission_dir(student, state.assignment)),
+        "extension_s": state.extensions.get(student), "release_dir": str(course.root / "release" / state.assignment),
+    }
+
+
+def _cleanup(job: _Job, state: _Run) -> None:
+    if job.container is not None and state.container is not None:
+        containers.remove(state.container, job.container)
+        return
     sandbox.kill_uid(job.uid)
     job.cgroup.destroy()
 
 
 def _finish(state: _Run, student: str, code: int | None, secs: float, bar: tqdm) -> None:
     job = state.jobs.pop(student)
-    oom = job.cgroup.oom_killed()
-    _cleanup(job)
+    if job.container is not None and state.container is not None:
+        oom = containers.oom_killed(state.container, job.container)
+    else:
+        oom = job.cgroup.oom_killed()
+    _cleanup(job, state)
     result = _read_result(state, job, code)
     if oom and result.status in ("kernel_died", "error"):
         result.status, result.reason = "memory", f"ran out of memory (the {state.limits.memory_mb} MiB limit) and the kernel was killed"
@@ -248,6 +282,8 @@ def _read_result(state: _Run, job: _Job, code: int | None) -> Result:
             return results.read(path)
         except results.ResultError as exc:
             status, reason = "error", f"unreadable worker result: {exc}"
+    elif job.container is not None and code in containers.DOCKER_FAILURES:
+        status, reason = "error", f"{containers.DOCKER_FAILURES[code]}: {_tail(job.scratch / 'worker.log')}"
     else:
         tail = _tail(job.scratch / "worker.log")
         status, reason = "error", f"the grading worker exited with code {code}: {tail}"

@@ -52,6 +52,7 @@ STATUSES: dict[str, str] = {
     "invalid_notebook": "the notebook file is empty, not JSON or not a notebook",
     "wrong_assignment": "the notebook belongs to another assignment",
     "too_large": "the submitted notebook file is too large",
+    "disk_full": "the notebook filled the disk space it is given",
     "error": "the autograder failed on this submission",
 }
 

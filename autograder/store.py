@@ -72,7 +72,9 @@ def place_autograded(src: Path | None, dest: Path) -> None:
     for d in (staging, old):
         shutil.rmtree(d, ignore_errors=True)
     if src is not None and src.is_dir():
-        shutil.copytree(src, staging, symlinks=False)
+        # links are left out: a graded folder written by a container must not point into the host
+        shutil.copytree(src, staging, symlinks=False,
+                        ignore=lambda d, names: [n for n in names if os.path.islink(os.path.join(d, n))])
     else:
         staging.mkdir()
     if dest.exists():

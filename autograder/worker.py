@@ -29,6 +29,7 @@ from autograder import results, triage
 from autograder.course import fingerprint, load_config, regular_files
 from autograder.definition import AssignmentDef
 from autograder.results import CellGrade, NotebookResult, Result
+from autograder import sandbox
 from autograder.sandbox import KERNEL_NAME, Limits, write_kernelspec
 
 # nbgrader's add_submission builds rows before adding them; SQLAlchemy warns, harmlessly.
@@ -212,6 +213,8 @@ def grade(job: dict[str, Any]) -> Result:
             if marker in log:
                 status, reason = st, why
                 break
+        if status == "error" and disk_full(scratch / "box" / "work"):
+            status, reason = "disk_full", "the notebook filled its disk space and could not be graded"
         result.status, result.reason = status, reason
         result.notebooks = zero_scores(definition)
         shutil.rmtree(graded, ignore_errors=True)
@@ -231,6 +234,9 @@ def grade(job: dict[str, Any]) -> Result:
         if restored:
             status = status or "restored"
             reasons.append(restored)
+        if disk_full(scratch / "box" / "work"):
+            status = status or "disk_full"
+            reasons.append("the notebook filled its disk space; files it wrote afterwards were lost")
         result.status = status or "graded"
         result.reason = "; ".join(r for r in reasons if r)
         if result.status != "graded":
@@ -261,6 +267,30 @@ def _last_error(log: str) -> str:
     return "nbgrader could not grade the notebook"
 
 
+def _container_box(job: dict[str, Any], policy_file: Path) -> None:
+    """In a grading container: the kernel's folders (on the container's tmpfs) and its launcher policy."""
+    limits = Limits(**job["limits"])
+    uid = limits.uid_base + int(job.get("slot") or 0)
+    box = Path(job["scratch"]) / "box"
+    sandbox.make_box(box, uid)
+    policy = sandbox.policy(limits=limits, slot=int(job.get("slot") or 0), box=box, protect=[], hide_files=[],
+                            cgroup_procs=[], threads=job.get("threads"))
+    policy["mask"], policy["keep"] = [], []  # the container already hides the host; no mounts are possible
+    policy["in_container"] = True
+    job["policy"] = policy
+    policy_file.write_text(json.dumps(policy))
+    os.chmod(policy_file, 0o644)
+
+
+def disk_full(folder: Path, margin: int = 2**20) -> bool:
+    """Whether the file system holding ``folder`` (the kernel's work space) has under ``margin`` bytes left."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
 def _die_with_parent() -> None:
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -274,6 +304,8 @@ def main(argv: list[str]) -> int:
     job_file = Path(argv[1])
     job = json.loads(job_file.read_text())
     out = job_file.with_name("result.json")
+    if job.get("in_container"):
+        _container_box(job, job_file.with_name("policy.json"))
     os.environ["JUPYTER_PATH"] = str(Path(job["scratch"]) / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(Path(job["scratch"]) / "box" / "run")
     write_kernelspec(Path(job["scratch"]) / "jupyter", job_file.with_name("policy.json"))
