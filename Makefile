@@ -15,7 +15,9 @@ PYTEST_ARGS ?=
 ASSIGNMENT ?= unet
 LAB_ARGS ?=
 
-.PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps
+.PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps image image-lock gradescope
+GPU ?=
+IMAGE_BUILD := $(if $(GPU),gpu,cpu)
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -39,8 +41,8 @@ release: setup  ## Regenerate release/ from source/ with nbgrader
 demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades (ASSIGNMENT=unet_variants for the second)
 	$(BIN)/python -m autograder demo $(ASSIGNMENT)
 
-system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium); needs root, runs apt-get only when one is missing
-	./.ci/system-deps.sh postgresql chromium
+system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap); needs root, apt-get only when one is missing
+	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap
 
 test: setup system-deps  ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -48,6 +50,19 @@ test: setup system-deps  ## Set up, then run the whole test suite
 check: setup  ## Grade one notebook with the full autograder: make check NB=path/to/notebook.ipynb
 	@test -n "$(NB)" || { echo "Error: name the notebook, e.g. make check NB=release/unet/Image_segmentation_Unet.ipynb"; exit 2; }
 	$(BIN)/python -m autograder check "$(NB)"
+
+image:  ## Build the grading image unet-grader:cpu (GPU=1: unet-grader:gpu); BASE=... picks the base image
+	./autograder/image/build.sh $(IMAGE_BUILD)
+
+image-lock:  ## Re-resolve the grading image's pinned packages (both builds) for the base image's Python
+	@for b in cpu gpu; do \
+	  docker=$$(command -v /usr/bin/docker || command -v docker); base=$$(./autograder/image/base.sh); \
+	  $$docker run --rm -v /etc/ssl/certs/ca-certificates.crt:/ca.crt:ro -e PIP_CERT=/ca.crt \
+	    -v $(CURDIR)/autograder/image:/req $$base sh -c "python3 -m venv /tmp/v && /tmp/v/bin/python /req/lock.py $$b"; \
+	done
+
+gradescope: setup  ## Build gradescope-unet.zip (setup.sh + run_autograder + the kit) for Gradescope's own image; ASSIGNMENT=...
+	$(BIN)/python -m autograder.gradescope_zip $(ASSIGNMENT)
 
 lock:  ## Re-resolve the pinned dependency set into requirements.lock
 	$(BIN)/python -m pip freeze --exclude-editable | grep -iv '^unet-course-kit' > requirements.lock.new

@@ -16,6 +16,7 @@ size-limited tmpfs, so a submission that fills its disk fills only that. The wor
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -48,8 +49,6 @@ class Options:
 
 def docker_binary() -> str:
     """The Docker client: ``$AUTOGRADER_DOCKER``, else ``docker`` on PATH."""
-    import os
-
     return os.environ.get("AUTOGRADER_DOCKER") or shutil.which("docker") or "docker"
 
 
@@ -98,9 +97,13 @@ def prepare(scratch: Path, course: Course, assignment: str, template: Path) -> N
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, target)
     config = course.root / "nbgrader_config.py"
+    inside.mkdir(parents=True, exist_ok=True)
     if config.is_file():
         shutil.copyfile(config, inside / "nbgrader_config.py")
     shutil.copyfile(template, scratch / "template.db")
+    # the kernel runs under another uid in the container: what it must not read is root's alone
+    os.chmod(inside, 0o700)
+    os.chmod(scratch / "template.db", 0o600)
 
 
 def container_job(job: dict[str, Any], *, slot: int, threads: int) -> dict[str, Any]:
@@ -135,8 +138,10 @@ def launch(opts: Options, *, name: str, scratch: Path, job: dict[str, Any], subm
            limits: Limits, slot: int, cpus: int) -> subprocess.Popen:
     """Write the container's job file and start ``docker run`` (its output goes to worker.log)."""
     (scratch / "job.json").write_text(json.dumps(container_job(job, slot=slot, threads=cpus)))
+    os.chmod(scratch / "job.json", 0o600)
     (scratch / "submission").mkdir(exist_ok=True)
     log = open(scratch / "worker.log", "wb")
+    os.chmod(scratch / "worker.log", 0o600)
     try:
         return subprocess.Popen(run_command(opts, name=name, scratch=scratch, submission=submission, data=data,
                                             limits=limits, cpus=cpus),

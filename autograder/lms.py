@@ -147,7 +147,7 @@ def _tests(outcome: Outcome) -> list[dict[str, Any]]:
     maxima = {cell: m for nb in outcome.definition.max_scores().values() for cell, m in nb.items()}
     tests = []
     for number, ex in enumerate(evaluate(outcome.definition, scores), start=1):
-        for cell in ex.tests:
+        for part, cell in enumerate(ex.tests, start=1):
             score = scores.get(cell)
             if score is None:
                 continue  # graded by hand
@@ -155,7 +155,7 @@ def _tests(outcome: Outcome) -> list[dict[str, Any]]:
             message = outcome.messages.get(cell, "")
             tests.append({
                 "name": f"Exercise {number}: {ex.name} ({'hidden' if hidden else 'public'} check {cell})",
-                "number": f"{number}.{len(tests) + 1}",
+                "number": f"{number}.{part}",
                 "score": score, "max_score": maxima[cell],
                 "output": message or ("Passed." if score >= maxima[cell] else "Not passed."),
                 # hidden checks show once the instructor publishes the grades

@@ -279,7 +279,7 @@ def _container_box(job: dict[str, Any], policy_file: Path) -> None:
     policy["in_container"] = True
     job["policy"] = policy
     policy_file.write_text(json.dumps(policy))
-    os.chmod(policy_file, 0o644)
+    os.chmod(policy_file, 0o600)
 
 
 def disk_full(folder: Path, margin: int = 2**20) -> bool:

@@ -31,3 +31,30 @@ def course(toy_template: Path, tmp_path: Path) -> Path:
 def small_limits() -> sandbox.Limits:
     """Tight limits so hostile cases end quickly."""
     return sandbox.Limits(cell_timeout=4, submission_timeout=90, memory_mb=768, nproc=64)
+
+
+@pytest.fixture(scope="session")
+def docker_client(tmp_path_factory: pytest.TempPathFactory):
+    """A Docker client whose daemon answers; starts Debian's dockerd for the session when none does."""
+    import docker_env
+
+    client = docker_env.docker()
+    if client is None:
+        pytest.skip("no Docker client (apt-get install docker.io, as `make system-deps` does)")
+    started = None
+    if not docker_env.answers(client):
+        started = docker_env.start_daemon(tmp_path_factory.mktemp("dockerd") / "dockerd.log")
+        if started is None:
+            pytest.skip("no Docker daemon answers and none could be started (needs root and dockerd)")
+    yield client
+    if started is not None:
+        docker_env.stop_daemon(started)
+
+
+@pytest.fixture(scope="session")
+def grading_image(docker_client: str) -> str:
+    """The CPU grading image built from the repository's Dockerfile (``make image``)."""
+    import docker_env
+
+    docker_env.build_image(docker_client)
+    return docker_env.IMAGE

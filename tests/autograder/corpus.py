@@ -1,0 +1,114 @@
+"""The hostile and broken submissions of the toy assignment, shared by the process and container grading tests."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+
+import toy
+
+GOOD_MARK = "UNIQUE-GOOD-ANSWER-31337"
+
+
+def _replace(grade_id: str, source: str):
+    def edit(nb: nbformat.NotebookNode) -> None:
+        for c in nb.cells:
+            if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+                c.source = source
+    return edit
+
+
+def _delete(grade_id: str):
+    def edit(nb: nbformat.NotebookNode) -> None:
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return edit
+
+
+def tree_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def corpus(root: Path, port: int) -> dict[str, tuple[str, float]]:
+    """Write every case; return student -> (expected status, expected score)."""
+    sq, add = toy.CORRECT["square"], toy.CORRECT["add"]
+    gb_path = root / "gradebook.db"
+    expected: dict[str, tuple[str, float]] = {}
+
+    def case(student: str, status: str, score: float, answers: dict | None = None, **kw) -> None:
+        toy.submit(root, student, answers, **kw)
+        expected[student] = (status, score)
+
+    case("good_full", "graded", 6, {"square": f"# {GOOD_MARK}\n{sq}", "add": add})
+    case("good_partial", "graded", 2, {"square": sq, "add": "def add(a, b):\n    return a - b"})
+    case("good_blank", "graded", 0)
+    case("bad_json", "invalid_notebook", 0, raw=b'{"cells": [')
+    case("bad_empty", "invalid_notebook", 0, raw=b"")
+    case("bad_name", "no_notebook", 0, toy.CORRECT, name="toy-final.ipynb")
+    case("bad_other_assignment", "wrong_assignment", 0, raw=nbformat.writes(toy.source_notebook(prefix="hw2_")).encode())
+    case("edited_tests", "restored", 3, {"square": sq, "add": "def add(a, b):\n    return 0"}, edit=_replace("test_add", "pass"))
+    case("deleted_tests", "restored", 6, toy.CORRECT, edit=_delete("test_add_2"))
+    case("loop", "timeout", 2, {"square": sq, "add": "while True:\n    pass"})
+    case("exit", "kernel_died", 0, {"square": "import os\nos._exit(1)", "add": add})
+    case("memory", "memory", 0, {"square": "x = b'x' * (3 * 2**30)\n" + sq, "add": add})
+    case("huge_output", "huge_output", 6, {"square": "for i in range(100000):\n    print(i)\nprint('y' * 5_000_000)\n" + sq, "add": add})
+    case("rebind", "graded", 4, {"square": "def square(x):\n    return 0\nimport builtins\nbuiltins.AssertionError = Exception\n"
+                                 "get_ipython().showtraceback = lambda *a, **k: None\nassert False", "add": add})
+    case("gradebook_writer", "graded", 6, {"square": sq, "add": add + f"""
+import sqlite3
+for p in [{str(gb_path)!r}, '../../../gradebook.db']:
+    try:
+        con = sqlite3.connect(p); con.execute('UPDATE grade SET auto_score = 99'); con.commit(); print('WROTE', p)
+    except Exception as e:
+        print('blocked', p, type(e).__name__)
+"""})
+    case("reader", "graded", 6, {"square": sq, "add": add + f"""
+import glob, os
+leaks, files = 0, 0
+for pattern in [{str(root)!r} + '/**', '../**', '../../**', '/tmp/**', os.path.expanduser('~') + '/../**']:
+    for f in glob.glob(pattern, recursive=True)[:5000]:
+        try:
+            text = open(f, errors='ignore').read() if os.path.isfile(f) else ''
+        except Exception:
+            continue
+        files += 1
+        leaks += ('HIDDEN' + ' TESTS') in text or ('UNIQUE-GOOD' + '-ANSWER') in text or ('toy-' + 'course') in text
+print('FILES', files, 'LEAKS', leaks)
+"""})
+    case("network", "graded", 6, {"square": sq, "add": add + f"""
+import socket
+for addr in [('127.0.0.1', {port}), ('1.1.1.1', 53)]:
+    try:
+        socket.create_connection(addr, timeout=2); print('CONNECTED', addr)
+    except OSError as e:
+        print('no network', addr, e.errno)
+"""})
+    case("forker", "graded", 6, {"square": sq, "add": add + """
+import os, signal, time
+pids = []
+for i in range(300):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    pids.append(pid)
+print('FORKED', len(pids))
+for pid in pids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""})
+    return expected
+
+
+def outputs(root: Path, student: str) -> str:
+    nb = nbformat.read(root / "autograded" / student / "toy" / "toy.ipynb", as_version=4)
+    return "\n".join(str(o.get("text", "")) + str(o.get("evalue", "")) for c in nb.cells for o in c.get("outputs", []))
+
+
