@@ -75,10 +75,24 @@ def pick_assignment(defs: dict[str, AssignmentDef], notebooks: list[Path], wante
     for name, d in defs.items():
         if {nb.name for nb in d.notebooks} & {p.stem for p in notebooks}:
             return name
+    # renamed on upload ("... (2).ipynb"): the assignment whose graded cells the notebook carries
+    ids = set().union(*(_grade_ids(p) for p in notebooks)) if notebooks else set()
+    overlap = {name: len(ids & {c["name"] for nb in d.notebooks for c in nb.source_cells}) for name, d in defs.items()}
+    best = max(overlap, key=lambda n: overlap[n]) if overlap else None
+    if best is not None and overlap[best] > 0:
+        return best
     if len(defs) == 1:
         return next(iter(defs))
     expected = " or ".join(f"{nb.name}.ipynb" for d in defs.values() for nb in d.notebooks)
     raise UserError(f"no notebook named {expected} in the upload", "upload the notebook under its released name")
+
+
+def _grade_ids(path: Path) -> set[str]:
+    try:
+        nb = json.loads(path.read_text(errors="replace"))
+        return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])} - {None}
+    except (ValueError, AttributeError, TypeError):
+        return set()
 
 
 def grade_upload(*, submission: Path, assignment: str | None = None, course: Path | None = None,

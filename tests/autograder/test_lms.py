@@ -1,0 +1,169 @@
+"""The grading image's platform contracts (Gradescope, Coursera), its shards, and the Gradescope zip.
+
+Each contract runs the built image with exactly the platform's folder layout and checks the file
+it writes against the platform's schema; the two-shard run must merge into the gradebook a
+single machine makes.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import collect, container, examples, gradescope_zip, grade
+from autograder.course import Course
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = "Image_segmentation_Unet.ipynb"
+EXPECTED = {e.student: sum(e.expected.values()) for e in examples.UNET_EXAMPLES}
+
+GRADESCOPE_SCHEMA = {
+    "type": "object",
+    "required": ["score", "tests", "output", "stdout_visibility"],
+    "properties": {
+        "score": {"type": "number", "minimum": 0},
+        "execution_time": {"type": "number"},
+        "output": {"type": "string"},
+        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "tests": {"type": "array", "items": {
+            "type": "object", "required": ["name", "score", "max_score", "output", "visibility"],
+            "properties": {"name": {"type": "string"}, "number": {"type": "string"}, "output": {"type": "string"},
+                           "score": {"type": "number", "minimum": 0}, "max_score": {"type": "number", "minimum": 0},
+                           "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]}},
+            "additionalProperties": False}},
+    },
+}
+COURSERA_SCHEMA = {
+    "type": "object", "required": ["fractionalScore", "feedback"],
+    "properties": {"fractionalScore": {"type": "number", "minimum": 0, "maximum": 1}, "feedback": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module")
+def unet_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the course with the unet assignment released and the example submissions in submitted/."""
+    root = tmp_path_factory.mktemp("unet") / "course"
+    shutil.copytree(REPO / "source" / "unet", root / "source" / "unet")
+    shutil.copyfile(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    from autograder import release
+
+    release.run(root=root, assignments=["unet"])
+    examples.write_examples(root=root, assignment="unet")
+    return root
+
+
+def _run(client: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
+                           "--tmpfs", "/home/grader", *args], capture_output=True, text=True, timeout=900)
+
+
+def _upload(tmp: Path, course: Path | None, student: str | None) -> Path:
+    folder = tmp / "upload"
+    folder.mkdir()
+    if student and course:
+        # Gradescope keeps the student's own file name
+        shutil.copyfile(course / "submitted" / student / "unet" / NOTEBOOK, folder / "Image_segmentation_Unet (2).ipynb")
+    return folder
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["demo-mistake-conv", None])
+def test_gradescope_contract(unet_course: Path, docker_client: str, grading_image: str, tmp_path: Path,
+                             student: str | None) -> None:
+    upload = _upload(tmp_path, unet_course, student)
+    results = tmp_path / "results"
+    results.mkdir(mode=0o777)
+    results.chmod(0o777)  # the image's unprivileged user writes here
+    done = _run(docker_client, "-v", f"{upload}:/autograder/submission:ro", "-v", f"{results}:/autograder/results",
+                grading_image, "/autograder/run_autograder")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads((results / "results.json").read_text())
+    jsonschema.validate(doc, GRADESCOPE_SCHEMA)
+    if student is None:
+        assert doc["score"] == 0 and "Image_segmentation_Unet.ipynb" in doc["output"], doc
+        return
+    assert doc["score"] == EXPECTED[student] == 20
+    assert sum(t["max_score"] for t in doc["tests"]) == 30 and len(doc["tests"]) == 6
+    failed = [t for t in doc["tests"] if t["score"] < t["max_score"]]
+    assert [t["name"].split(" (")[0] for t in failed] == ["Exercise 1: conv_block"] * 2
+    assert "activation" in failed[0]["output"]
+    assert {t["visibility"] for t in doc["tests"]} == {"visible", "after_published"}
+    assert "graded as Image_segmentation_Unet.ipynb" in doc["output"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_coursera_contract(unet_course: Path, docker_client: str, grading_image: str, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "submission").mkdir(parents=True)
+    shutil.copyfile(unet_course / "submitted" / "demo-correct" / "unet" / NOTEBOOK, shared / "submission" / NOTEBOOK)
+    shared.chmod(0o777)
+    done = _run(docker_client, "-v", f"{shared}:/shared", "-e", "partId=unet", grading_image, "/autograder/run_coursera")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads((shared / "feedback.json").read_text())
+    jsonschema.validate(doc, COURSERA_SCHEMA)
+    assert doc["fractionalScore"] == 1.0 and "graded" in doc["feedback"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_two_shards_merge_into_the_single_machine_gradebook(unet_course: Path, docker_client: str,
+                                                             grading_image: str, tmp_path: Path) -> None:
+    single = tmp_path / "single"
+    shutil.copytree(unet_course, single)
+    rows = grade.run(root=single, assignment="unet", jobs=2, progress=False,
+                     container=container.Options(grading_image, docker=docker_client))
+    assert {r["student_id"]: float(r["score"]) for r in rows} == EXPECTED
+    # two shards as parallel containers over one shared course folder, as the Indexed Job runs them
+    shared = tmp_path / "shared"
+    shutil.copytree(unet_course / "submitted", shared / "submitted")
+    procs = [subprocess.Popen(
+        [docker_client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/grader",
+         "--user", "0:0", "--cap-drop", "ALL", *[a for c in container.CAPABILITIES for a in ("--cap-add", c)],
+         "--security-opt", "no-new-privileges", "-v", f"{shared}:/course", grading_image,
+         "python", "-m", "autograder", "shard", "unet", "--index", str(i), "--count", "2", "--jobs", "1",
+         "--submitted", "/course/submitted", "--out", "/course/results/unet"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    for p in procs:
+        out, _ = p.communicate(timeout=900)
+        assert p.returncode == 0, out
+    merged = tmp_path / "merged"
+    shutil.copytree(unet_course, merged)
+    counts = collect.run(root=merged, folder=shared / "results" / "unet")
+    assert counts == {"applied": len(EXPECTED), "rejected": 0}
+    assert _gradebook(merged) == _gradebook(single)
+    assert (merged / "autograded" / "demo-correct" / "unet" / NOTEBOOK).is_file()
+
+
+def _gradebook(root: Path) -> dict[str, dict[str, float | None]]:
+    course = Course.open(root)
+    with Gradebook(course.db_url, course.course_id) as gb:
+        return {s.student.id: {g.cell.name: g.auto_score for nb in s.notebooks for g in nb.grades}
+                for s in gb.find_assignment("unet").submissions}
+
+
+def test_gradescope_zip_has_the_entry_points_and_no_solutions(tmp_path: Path) -> None:
+    path = gradescope_zip.run(assignment="unet", out=tmp_path / "gs.zip")
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        assert {"setup.sh", "run_autograder", "requirements-cpu.lock", "course/gradebook.db",
+                f"course/release/unet/{NOTEBOOK}", "kit/autograder/lms.py"} <= names
+        for name in ("setup.sh", "run_autograder"):
+            assert zf.getinfo(name).external_attr >> 16 & 0o111
+        assert not any(n.startswith("course/source/") and n.endswith(".ipynb") for n in names)
+        for name in names:
+            assert b"BEGIN SOLUTION" not in zf.read(name), name
+        (tmp_path / "gradebook.db").write_bytes(zf.read("course/gradebook.db"))
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "unet-course") as gb:
+        hidden = [c.source for nb in gb.find_assignment("unet").notebooks for c in nb.source_cells
+                  if c.name == "test_conv_block_hidden"]
+    assert hidden and "private" in hidden[0].lower() or "_checks" in hidden[0]
