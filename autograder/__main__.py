@@ -3,4 +3,5 @@ import sys
 
 from autograder.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the fork server re-imports the main module of the process it serves
+    sys.exit(main())

@@ -32,7 +32,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         limits.nproc = args.nproc or limits.nproc
     grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
               timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
-              limits=limits, progress=not args.no_progress, container=container)
+              limits=limits, progress=not args.no_progress, container=container, warm=not args.no_warm)
     return 0
 
 
@@ -127,6 +127,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     g.add_argument("--db", help="gradebook URL (default: nbgrader config, else sqlite:///ROOT/gradebook.db)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--no-warm", action="store_true",
+                   help="start every worker and kernel afresh instead of forking them from a server that has "
+                        "imported the assignment's packages (slower; for comparison and debugging)")
     g.add_argument("--container", metavar="IMAGE",
                    help="grade each submission in its own container of this image (make image: unet-grader:cpu)")
     g.add_argument("--gpus", metavar="all", help="give the containers GPUs (docker run --gpus); CPU when none")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from autograder import definition as definitions
 from autograder import container as containers
-from autograder import report, results, sandbox, scheduler, store
+from autograder import forkserver, report, results, sandbox, scheduler, store
 from autograder.course import Course, fingerprint
 from autograder.errors import UserError
 from autograder.results import Result
@@ -54,6 +54,7 @@ class _Run:
     extensions: dict[str, float]
     parallel: int = 1
     container: containers.Options | None = None
+    server: forkserver.Server | None = None
     jobs: dict[str, _Job] = field(default_factory=dict)
     counter: int = 0
     failed: int = 0
@@ -64,7 +65,7 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
         timeout: float | None = None, force: bool = False, db_url: str | None = None,
         submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
         protect: list[Path] | None = None, progress: bool = True, quiet: bool = False,
-        container: containers.Options | None = None) -> list[dict[str, Any]]:
+        container: containers.Options | None = None, warm: bool = True) -> list[dict[str, Any]]:
     """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
 
     ``timeout`` is the per-cell limit (default: the config's ``ExecutePreprocessor.timeout``),
@@ -72,6 +73,8 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     files, result in the ledger) are skipped unless ``force``. Writes ``grades.csv`` and
     ``grades.png`` in the course root. With ``container`` each submission runs in its own
     container of that grading image (:mod:`autograder.container`) instead of a local sandbox.
+    ``warm`` (local sandbox only): fork workers and kernels from a server that has imported the
+    assignment's packages (:mod:`autograder.forkserver`); False starts each one afresh.
     """
     course = Course.open(Path(root), db_url)
     everyone = course.students(assignment)
@@ -95,7 +98,7 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
                 if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
         if todo:
             _grade(course, assignment, definition, limits, todo, jobs, [course.root, *(protect or [])], progress,
-                   container)
+                   container, warm)
     table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
     report.write_csv(course.root / "grades.csv", table, definition)
@@ -127,30 +130,36 @@ def _lock(course: Course, assignment: str) -> Iterator[None]:
 
 def _grade(course: Course, assignment: str, definition: definitions.AssignmentDef, limits: sandbox.Limits,
            todo: list[str], jobs: int | None, protect: list[Path], progress: bool,
-           container: containers.Options | None = None) -> None:
-    sandbox.sweep_stale_cgroups()
-    _sweep_stale_scratch()
-    work = Path(tempfile.mkdtemp(prefix="ag-"))
-    os.chmod(work, 0o711)
-    (work / "owner.pid").write_text(str(os.getpid()))
-    template = work / "template.db"
-    definitions.seed(f"sqlite:///{template}", course.course_id, definition)
-    gb = Gradebook(course.db_url, course.course_id)
+           container: containers.Options | None = None, warm: bool = True) -> None:
     parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
-                 parallel=parallel, container=container)
-    bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+    # Started first, so that its imports overlap the set-up below.
+    server = _start_server(course, assignment, parallel) if warm and container is None else None
     try:
-        scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
-                      launch=lambda s, slot: _launch(state, s, slot),
-                      finish=lambda s, slot, code, secs: _finish(state, s, code, secs, bar))
+        sandbox.sweep_stale_cgroups()
+        _sweep_stale_scratch()
+        work = Path(tempfile.mkdtemp(prefix="ag-"))
+        os.chmod(work, 0o711)
+        (work / "owner.pid").write_text(str(os.getpid()))
+        template = work / "template.db"
+        definitions.seed(f"sqlite:///{template}", course.course_id, definition)
+        gb = Gradebook(course.db_url, course.course_id)
+        state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
+                     parallel=parallel, container=container, server=server)
+        bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+        try:
+            scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
+                          launch=lambda s, slot: _launch(state, s, slot),
+                          finish=lambda s, slot, code, secs: _finish(state, s, code, secs, bar))
+        finally:
+            bar.close()
+            for job in state.jobs.values():
+                _cleanup(job, state)
+            gb.close()
+            if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
+                shutil.rmtree(work, ignore_errors=True)
     finally:
-        bar.close()
-        for job in state.jobs.values():
-            _cleanup(job, state)
-        gb.close()
-        if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
-            shutil.rmtree(work, ignore_errors=True)
+        if server is not None:
+            server.close()
 
 
 def _sweep_stale_scratch() -> None:
@@ -185,7 +194,7 @@ def _hide_files(course: Course, protect: list[Path]) -> list[Path]:
     return [db, *(db.with_name(db.name + suffix) for suffix in ("-journal", "-wal", "-shm"))]
 
 
-def _launch(state: _Run, student: str, slot: int) -> subprocess.Popen:
+def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     state.counter += 1
     scratch = state.work / str(state.counter)
     scratch.mkdir(mode=0o711)
@@ -199,13 +208,18 @@ def _launch(state: _Run, student: str, slot: int) -> subprocess.Popen:
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
                             hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
                             threads=max(1, (os.cpu_count() or 1) // state.parallel))
+    env = _worker_env()
     job = _job(state, student, scratch, policy)
-    for name, data in (("policy.json", policy), ("job.json", job)):
+    for name, data in (("policy.json", policy), ("job.json", job), ("env.json", env)):
         (scratch / name).write_text(json.dumps(data))
         os.chmod(scratch / name, 0o600)
     state.jobs[student] = _Job(student, scratch, job, cgroup, uid)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if state.server is not None:
+        try:
+            return state.server.fork(scratch / "job.json")
+        except forkserver.ForkServerError as exc:
+            print(f"warning: {exc}; starting each worker afresh from now on", file=sys.stderr)
+            state.server = None
     log = open(scratch / "worker.log", "wb")
     try:
         return subprocess.Popen([sys.executable, "-m", "autograder.worker", str(scratch / "job.json")],
@@ -215,7 +229,22 @@ def _launch(state: _Run, student: str, slot: int) -> subprocess.Popen:
         log.close()
 
 
-def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> subprocess.Popen:
+def _start_server(course: Course, assignment: str, parallel: int) -> forkserver.Server:
+    """The run's fork server, with the scrubbed environment and the kernels' thread settings."""
+    threads = str(max(1, (os.cpu_count() or 1) // parallel))
+    env = {**sandbox.kernel_env(_worker_env()), "MPLBACKEND": "Agg",
+           **{k: threads for k in sandbox.THREAD_ENV}}
+    return forkserver.Server(preload=forkserver.notebook_imports(course.root / "release" / assignment), env=env)
+
+
+def _worker_env() -> dict[str, str]:
+    """The worker's environment: this one, with the kit importable and the interpreter's scripts first."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> scheduler.Process:
     assert state.container is not None
     course = state.course
     name = f"unet-grader-{os.getpid()}-{state.counter}"

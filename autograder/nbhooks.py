@@ -16,6 +16,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
+from autograder.warm import WarmKernelManager
+
 TRUNCATED = "... Output truncated by the autograder ..."
 
 
@@ -29,6 +31,12 @@ class SandboxedExecute(Execute):
 
     workdir = Unicode("", help="folder the kernel runs in").tag(config=True)
     owner_uid = Integer(-1, help="uid that owns the copied files").tag(config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # nbgrader's Execute passes its kernel manager class as an argument, which config cannot
+        # override; this one hands the kernel to the worker's pending warm kernel when there is one.
+        kwargs.setdefault("kernel_manager_class", WarmKernelManager)
+        super().__init__(*args, **kwargs)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict, km: Any = None) -> Any:
         """Copy the assignment's files into the kernel folder, then execute there."""

@@ -33,6 +33,8 @@ DEFAULT_ALLOW = [".venv", "data", "release", "test_utils", "data_fetch"]
 #: Database sockets are hidden too (a local PostgreSQL with trust auth is a gradebook door).
 ALWAYS_MASK = ["/run/postgresql", "/var/run/postgresql", "/run/mysqld"]
 ENV_DROP = r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|COOKIE|^PG|DATABASE|DB_URL|^AWS_|^GOOGLE_|^AZURE_|^SSH_|^GIT|^JPY_|^JUPYTER_|^KAGGLE"
+#: Variables that cap the numeric libraries' threads (one kernel must not take every core).
+THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "autograder"
 
@@ -103,10 +105,17 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
             "IPYTHONDIR": str(box / "home" / ".ipython"), "MPLCONFIGDIR": str(box / "home" / ".mpl"),
             "XDG_CACHE_HOME": str(box / "home" / ".cache"), "XDG_RUNTIME_DIR": str(box / "run"),
             "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
-            **({k: str(threads) for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "MKL_NUM_THREADS",
-                                          "OPENBLAS_NUM_THREADS")} if threads else {}),
+            **({k: str(threads) for k in THREAD_ENV} if threads else {}),
         },
     }
+
+
+def kernel_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without anything that looks like a secret (the base of a kernel's environment)."""
+    import re
+
+    drop = re.compile(ENV_DROP, re.IGNORECASE)
+    return {k: v for k, v in env.items() if not drop.search(k)}
 
 
 def kit_paths() -> list[str]:

@@ -135,12 +135,32 @@ def set_limits(limits: dict[str, int]) -> None:
             resource.setrlimit(RLIMITS[name], (0, 0))
 
 
-def clean_env(policy: dict) -> dict[str, str]:
-    """The kernel's environment: the worker's minus anything that looks like a secret."""
+def clean_env(policy: dict, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: ``base`` (default: this process's) minus anything that looks like a secret."""
     drop = re.compile(policy["env_drop"], re.IGNORECASE)
-    env = {k: v for k, v in os.environ.items() if not drop.search(k)}
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not drop.search(k)}
     env.update(policy["env_set"])
     return env
+
+
+def confine(policy: dict, connection_file: str | None) -> None:
+    """Everything but the exec: cgroups, namespaces, the submission's uid, rlimits, work folder, umask."""
+    if os.geteuid() == 0:
+        join_cgroups(policy["cgroup_procs"])
+        if connection_file:
+            os.chown(connection_file, policy["uid"], policy["gid"])
+        try:
+            confine_filesystem(policy)
+        except OSError:
+            if not (policy.get("in_container") or os.environ.get("AUTOGRADER_CONTAINER") == "1"):
+                raise
+        drop_privileges(policy["uid"], policy["gid"])
+    else:
+        unprivileged_netns()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after the uid change, which clears it
+    set_limits(policy["rlimits"])
+    os.chdir(policy["workdir"])
+    os.umask(0o077)
 
 
 def main(argv: list[str]) -> None:
@@ -150,24 +170,9 @@ def main(argv: list[str]) -> None:
         policy = json.load(fh)
     command = argv[sep + 1:]
     conn = command[command.index("-f") + 1] if "-f" in command else None
-    root = os.geteuid() == 0
-    if root:
-        join_cgroups(policy["cgroup_procs"])
-        if conn:
-            os.chown(conn, policy["uid"], policy["gid"])
-        try:
-            confine_filesystem(policy)
-        except OSError:
-            if not (policy.get("in_container") or os.environ.get("AUTOGRADER_CONTAINER") == "1"):
-                raise
-        drop_privileges(policy["uid"], policy["gid"])
-    else:
-        unprivileged_netns()
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    set_limits(policy["rlimits"])
-    os.chdir(policy["workdir"])
-    os.umask(0o077)
-    os.execve(command[0], command, clean_env(policy))
+    env = clean_env(policy)
+    confine(policy, conn)
+    os.execve(command[0], command, env)
 
 
 if __name__ == "__main__":

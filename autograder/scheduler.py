@@ -12,9 +12,21 @@ import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class Process(Protocol):
+    """What the scheduler needs of a task: ``subprocess.Popen`` or a forked worker."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
 
 
 @dataclass
@@ -23,16 +35,20 @@ class Running(Generic[T]):
 
     item: T
     slot: int
-    proc: subprocess.Popen
+    proc: Process
     started: float
     deadline: float
 
 
-def kill_group(proc: subprocess.Popen, wait_s: float = 10.0) -> None:
-    """SIGKILL a child's whole process group and reap it (bounded wait)."""
+def kill_group(proc: Process, wait_s: float = 10.0) -> None:
+    """SIGKILL a child's whole process group (or the child, before it has one) and reap it (bounded wait)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except OSError:
         pass
     try:
         proc.wait(timeout=wait_s)
@@ -41,7 +57,7 @@ def kill_group(proc: subprocess.Popen, wait_s: float = 10.0) -> None:
 
 
 def run(items: Iterable[T], *, parallel: int, timeout: float,
-        launch: Callable[[T, int], subprocess.Popen],
+        launch: Callable[[T, int], Process],
         finish: Callable[[T, int, int | None, float], None],
         poll_s: float = 0.1) -> None:
     """Start each item with ``launch(item, slot)``; call ``finish(item, slot, returncode, seconds)``.

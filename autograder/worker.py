@@ -321,5 +321,35 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def forked_main(job_file: str, warm: bool) -> int:
+    """Entry of a worker forked from the fork server (:mod:`autograder.forkserver`).
+
+    Forks the warm kernel first, while this process knows nothing about the submission, then
+    takes the full environment from the root-only ``env.json`` and grades as :func:`main`.
+    """
+    os.setsid()  # its own process group: the scheduler kills the worker with everything it started
+    path = Path(job_file)
+    log = os.open(path.with_name("worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    for fd, target in ((devnull, 0), (log, 1), (log, 2)):  # off the server's pipes
+        os.dup2(fd, target)
+    os.close(log)
+    os.close(devnull)
+    if warm:
+        from autograder import warm as warm_kernels
+
+        warm_kernels.fork_pending(path.with_name("policy.json"))
+    env = json.loads(path.with_name("env.json").read_text())
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        return main([sys.argv[0], job_file])
+    finally:
+        if warm:
+            warm_kernels.discard_pending()
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv))

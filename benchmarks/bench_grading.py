@@ -97,29 +97,42 @@ def floor_seconds(root: Path) -> float:
 
 
 class MemorySampler:
-    """Peak RSS per sandbox uid (each kernel and its children) and per worker process."""
+    """Peak memory per sandbox uid (each kernel and its children) and per worker process.
+
+    Workers and warm kernels are forks of one server and share its pages, so besides resident
+    memory (RSS, which counts shared pages in every process) the sampler records the unique
+    memory (USS) of each: what one more parallel job really adds.
+    """
 
     def __init__(self, uid_base: int = 61000, slots: int = 64) -> None:
         self.uids = range(uid_base, uid_base + slots)
-        self.kernel_peak = 0
-        self.worker_peak = 0
+        self.kernel_peak = self.kernel_uss_peak = 0
+        self.worker_peak = self.worker_uss_peak = 0
+        self.server_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
-            per_uid: dict[int, int] = {}
-            for p in psutil.process_iter(["uids", "memory_info", "cmdline"]):
+            rss: dict[int, int] = {}
+            uss: dict[int, int] = {}
+            for p in psutil.process_iter(["uids", "memory_info", "cmdline", "ppid"]):
                 try:
                     uid, mem = p.info["uids"].real, p.info["memory_info"].rss
+                    cmd = " ".join(p.info["cmdline"] or [])
                     if uid in self.uids:
-                        per_uid[uid] = per_uid.get(uid, 0) + mem
-                    elif "autograder.worker" in " ".join(p.info["cmdline"] or []):
+                        rss[uid] = rss.get(uid, 0) + mem
+                        uss[uid] = uss.get(uid, 0) + p.memory_full_info().uss
+                    elif "autograder.worker" in cmd or ("autograder.forkserver" in cmd and _is_fork(p)):
                         self.worker_peak = max(self.worker_peak, mem)
+                        self.worker_uss_peak = max(self.worker_uss_peak, p.memory_full_info().uss)
+                    elif "autograder.forkserver" in cmd:
+                        self.server_peak = max(self.server_peak, mem)
                 except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError, TypeError):
                     continue
-            if per_uid:
-                self.kernel_peak = max(self.kernel_peak, max(per_uid.values()))
+            if rss:
+                self.kernel_peak = max(self.kernel_peak, max(rss.values()))
+                self.kernel_uss_peak = max(self.kernel_uss_peak, max(uss.values()))
 
     def __enter__(self) -> "MemorySampler":
         self._thread.start()
@@ -130,10 +143,18 @@ class MemorySampler:
         self._thread.join(timeout=5)
 
 
-def grade_parallel(course: Path, jobs: int) -> tuple[float, list[float]]:
+def _is_fork(p: psutil.Process) -> bool:
+    """A worker forked by the fork server (its parent runs the same server command line)."""
+    try:
+        return "autograder.forkserver" in " ".join(psutil.Process(p.info["ppid"]).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def grade_parallel(course: Path, jobs: int, *extra: str) -> tuple[float, list[float]]:
     """Wall time of ``python -m autograder grade`` and the per-submission durations it recorded."""
     wall = run([sys.executable, "-m", "autograder", "--root", str(course), "grade", ASSIGNMENT,
-                "--jobs", str(jobs), "--no-progress"], REPO)
+                "--jobs", str(jobs), "--no-progress", *extra], REPO)
     ledger = course / "autograded" / ".autograder" / ASSIGNMENT
     durations = [json.loads(p.read_text())["duration_s"] for p in ledger.glob("*.json")]
     statuses = {json.loads(p.read_text())["status"] for p in ledger.glob("*.json")}
@@ -150,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--sizes", default="10", help="comma-separated batch sizes for the growth test ('' to skip)")
     p.add_argument("--quick", action="store_true", help="n=2 and no size sweep")
+    p.add_argument("--cold", action="store_true",
+                   help="also grade with --no-warm (fresh worker and kernel per submission) for comparison")
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = p.parse_args(argv)
     if args.quick:
@@ -171,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         report["per_submission_s"] = sum(durations) / len(durations)
         report["per_submission_vs_floor"] = report["per_submission_s"] / report["floor_s"]
         report["kernel_peak_rss_mb"] = mem.kernel_peak / 2**20
+        report["kernel_peak_uss_mb"] = mem.kernel_uss_peak / 2**20
         report["worker_peak_rss_mb"] = mem.worker_peak / 2**20
+        report["worker_peak_uss_mb"] = mem.worker_uss_peak / 2**20
+        report["server_peak_rss_mb"] = mem.server_peak / 2**20
+        if args.cold:
+            cold = make_course(args.root, Path(tmp) / "cold", args.n)
+            report["cold_s"], cold_durations = grade_parallel(cold, args.jobs, "--no-warm")
+            report["cold_per_submission_s"] = sum(cold_durations) / len(cold_durations)
         growth = {}
         for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
             course = make_course(args.root, Path(tmp) / f"size{size}", size)
@@ -183,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python -m autograder grade    : {report['parallel_s']:8.1f} s   speed-up {report['speedup']:.2f}x (goal >= 1.7x)")
     print(f"per submission (in worker)    : {report['per_submission_s']:8.1f} s   floor {report['floor_s']:.1f} s "
           f"-> {report['per_submission_vs_floor']:.2f}x (goal <= 2x)")
-    print(f"peak RSS per kernel           : {report['kernel_peak_rss_mb']:8.0f} MiB; per worker {report['worker_peak_rss_mb']:.0f} MiB")
+    if "cold_s" in report:
+        print(f"  same with --no-warm         : {report['cold_s']:8.1f} s   speed-up {report['sequential_s'] / report['cold_s']:.2f}x;"
+              f" per submission {report['cold_per_submission_s']:.1f} s")
+    print(f"peak memory per kernel        : {report['kernel_peak_rss_mb']:8.0f} MiB RSS, {report['kernel_peak_uss_mb']:.0f} MiB unique")
+    print(f"peak memory per worker        : {report['worker_peak_rss_mb']:8.0f} MiB RSS, {report['worker_peak_uss_mb']:.0f} MiB unique;"
+          f" fork server {report['server_peak_rss_mb']:.0f} MiB RSS (shared by all)")
     for size, secs in growth.items():
         print(f"{size:5d} submissions           : {secs:8.1f} s  ({secs / size:.1f} s each)")
     if args.out:

@@ -9,6 +9,9 @@ import nbformat
 import toy
 
 GOOD_MARK = "UNIQUE-GOOD-ANSWER-31337"
+#: Put in the grading process's environment by the tests; no kernel may find it anywhere in its reach.
+SNOOP_SECRET = "AGSECRET" + "0c9b2f6e41d87a53" * 2
+SNOOP_ENV = "AUTOGRADER_TEST_TOKEN"
 
 
 def _replace(grade_id: str, source: str):
@@ -86,6 +89,45 @@ for addr in [('127.0.0.1', {port}), ('1.1.1.1', 53)]:
         socket.create_connection(addr, timeout=2); print('CONNECTED', addr)
     except OSError as e:
         print('no network', addr, e.errno)
+"""})
+    # The snooper knows only the secret's hash and shape, so its own code never holds the secret.
+    digest = hashlib.sha256(SNOOP_SECRET.encode()).hexdigest()
+    case("snooper", "graded", 6, {"square": sq, "add": add + f"""
+import hashlib, os, re
+pattern = re.compile(rb'AGSEC' + rb'RET[0-9a-f]{{32}}')
+def leaked(blob):
+    return any(hashlib.sha256(m.group()).hexdigest() == {digest!r} for m in pattern.finditer(blob))
+print('ENV', 'LEAK' if leaked(repr(dict(os.environ)).encode()) else 'clean')
+try:
+    print('PROC-ENV', 'LEAK' if leaked(open('/proc/self/environ', 'rb').read()) else 'clean')
+except PermissionError:
+    print('PROC-ENV unreadable')
+import ctypes
+hits, scanned = 0, 0
+with open('/proc/self/maps') as maps:
+    for line in maps:
+        fields = line.split()
+        start, end = (int(x, 16) for x in fields[0].split('-'))
+        name = fields[5] if len(fields) > 5 else ''
+        # anonymous memory, the heap and the stack (where a process's environment strings live)
+        if 'r' not in fields[1] or name not in ('', '[heap]', '[stack]'):
+            continue
+        for offset in range(start, end, 2**24):  # 16 MiB at a time, overlapping by the secret's length
+            blob = ctypes.string_at(offset, min(2**24 + 64, end - offset))
+            scanned += len(blob)
+            hits += leaked(blob)
+print('MEMORY', 'LEAK' if hits else 'clean', scanned > 2**20)
+inherited = []
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        target = os.readlink('/proc/self/fd/' + fd)
+    except OSError:
+        continue
+    # stdout and stderr go to the worker's log, as for any kernel Jupyter starts
+    if target.startswith('/') and not target.startswith(('/dev/', '/proc/', os.getcwd(), os.path.expanduser('~'))) \
+            and not target.endswith('/worker.log'):
+        inherited.append(target)
+print('FDS', inherited)
 """})
     case("forker", "graded", 6, {"square": sq, "add": add + """
 import os, signal, time

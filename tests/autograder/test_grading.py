@@ -19,10 +19,11 @@ import toy
 from nbgrader.api import Gradebook
 
 from autograder import grade, sandbox
-from corpus import GOOD_MARK, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
+from corpus import GOOD_MARK, SNOOP_ENV, SNOOP_SECRET, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
 
 
-def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits) -> None:
+def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SNOOP_ENV, SNOOP_SECRET)  # a secret of the instructor's, which no kernel may find
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(5)
@@ -75,6 +76,8 @@ def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits) -
     reader = _outputs(course, "reader")
     assert "LEAKS 0" in reader and toy.SECRET not in reader, reader
     assert "CONNECTED" not in _outputs(course, "network")
+    snooped = _outputs(course, "snooper")
+    assert "LEAK" not in snooped and "MEMORY clean True" in snooped and "FDS []" in snooped, snooped
     forked = int(_outputs(course, "forker").split("FORKED")[1].split()[0])
     assert 0 < forked < small_limits.nproc
     assert "Output truncated" in _outputs(course, "huge_output")

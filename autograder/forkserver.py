@@ -1,0 +1,237 @@
+"""Grading workers forked from one server that has already imported what every submission needs.
+
+A worker started with ``python -m autograder.worker`` spends about 3 s importing nbgrader,
+nbconvert and jsonschema, and its kernel as long again importing ipykernel and TensorFlow.
+Here one server process per grading run (``python -m autograder.forkserver``) imports all of
+that once, then forks a worker per submission; the imported code is shared copy-on-write, and
+each worker forks its warm kernel from there (:mod:`autograder.warm`).
+
+The server talks JSON lines over its stdin/stdout: ``{"job": PATH, "warm": BOOL}`` in,
+``{"pid": N}`` back, and ``{"exit": N, "code": C}`` when a worker ends. It runs with a scrubbed
+environment (a kernel forked from it must not find the instructor's secrets in its own memory);
+the worker reads its full environment from a root-only file after its kernel has been forked.
+The server stops when the grading process closes its stdin or dies.
+"""
+from __future__ import annotations
+
+import ast
+import ctypes
+import importlib
+import importlib.util
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+#: Always imported by the server: the worker's own stack and the kernel's.
+BASE_PRELOAD = ["autograder.worker", "autograder.warm", "autograder.nbhooks", "nbgrader.converters",
+                "nbgrader.preprocessors", "nbgrader.api", "nbclient", "jupyter_client", "ipykernel.kernelapp",
+                "ipykernel.ipkernel"]
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+class ForkServerError(RuntimeError):
+    """The server could not start a worker (it is gone or did not answer)."""
+
+
+def notebook_imports(folder: Path) -> list[str]:
+    """Modules the notebooks in ``folder`` import that are installed packages (not course files)."""
+    import nbformat
+
+    names: dict[str, None] = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - an unreadable release notebook only means nothing to preload
+            continue
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            source = "\n".join("" if _MAGIC.match(line) else line for line in cell.source.splitlines())
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names.update((alias.name, None) for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names[node.module] = None
+    return [n for n in names if _installed(n.split(".")[0])]
+
+
+def _installed(top: str) -> bool:
+    """Whether ``top`` comes from the Python installation (stdlib or site-packages)."""
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    origin = spec.origin or ""
+    if origin in ("built-in", "frozen"):
+        return True
+    prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    return any(os.path.realpath(origin).startswith(p + os.sep) for p in prefixes)
+
+
+class Server:
+    """The grading process's handle on its fork server."""
+
+    def __init__(self, *, preload: list[str], env: dict[str, str], start_timeout: float = 600) -> None:
+        modules = ",".join(dict.fromkeys(BASE_PRELOAD + preload))
+        self._proc = subprocess.Popen([sys.executable, "-P", "-m", "autograder.forkserver"], cwd="/",
+                                      env={**env, "AUTOGRADER_PRELOAD": modules}, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, start_new_session=True)
+        os.set_blocking(self._proc.stdout.fileno(), False)  # type: ignore[union-attr]
+        self._buffer = b""
+        self._codes: dict[int, int] = {}
+        self._start_timeout = start_timeout
+
+    def fork(self, job_file: Path, *, warm: bool = True) -> "Forked":
+        """Fork a worker for ``job_file``; waits while the server is still importing (first call)."""
+        try:
+            self._proc.stdin.write(json.dumps({"job": str(job_file), "warm": warm}).encode() + b"\n")  # type: ignore[union-attr]
+            self._proc.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError) as exc:
+            raise ForkServerError(f"the fork server is gone ({exc})") from None
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            for message in self._read(timeout=0.5):
+                if "pid" in message:
+                    return Forked(self, int(message["pid"]))
+            if self._proc.poll() is not None:
+                raise ForkServerError(f"the fork server exited with code {self._proc.returncode}")
+        raise ForkServerError(f"the fork server did not answer within {self._start_timeout:g} s")
+
+    def exit_code(self, pid: int) -> int | None:
+        """The worker's exit code once the server has reaped it."""
+        if pid not in self._codes:
+            for _ in self._read(timeout=0):
+                pass
+        if pid not in self._codes and self._proc.poll() is not None:
+            return -signal.SIGKILL  # the server died: so did its workers
+        return self._codes.get(pid)
+
+    def _read(self, timeout: float) -> list[dict]:
+        """Messages available now (within ``timeout``); exit reports are recorded as they come."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], timeout)
+        if ready:
+            chunk = stdout.read() or b""
+            self._buffer += chunk
+        lines, _, self._buffer = self._buffer.rpartition(b"\n")
+        messages = [json.loads(line) for line in lines.split(b"\n") if line.strip()]
+        for m in messages:
+            if "exit" in m:
+                self._codes[int(m["exit"])] = int(m["code"])
+        return messages
+
+    def close(self) -> None:
+        """Stop the server (it kills any worker still running)."""
+        try:
+            self._proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+
+
+class Forked:
+    """A worker forked by the server, with the part of ``subprocess.Popen`` the scheduler uses."""
+
+    def __init__(self, server: Server, pid: int) -> None:
+        self._server = server
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        """Exit code (negative: killed by that signal), None while it runs."""
+        return self._server.exit_code(self.pid)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the end; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
+            time.sleep(0.05)
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL the worker."""
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _send(message: dict) -> None:
+    os.write(1, json.dumps(message).encode() + b"\n")
+
+
+def _child(request: dict) -> None:
+    """In the forked worker: run it, and never return into the server's loop."""
+    code = 1
+    try:
+        from autograder import worker
+
+        code = worker.forked_main(request["job"], bool(request.get("warm", True)))
+    except BaseException:  # noqa: BLE001 - whatever happens, the server's loop must not run here
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def main() -> None:
+    """The server: import the preload list, then fork a worker per request until stdin closes."""
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grading process
+    for name in filter(None, os.environ.pop("AUTOGRADER_PRELOAD", "").split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - preloading only saves time; where it is used, the import runs again
+            pass
+    import gc
+
+    gc.freeze()  # keep the imported objects out of the collector, so that forks do not copy their pages
+    children: set[int] = set()
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([0], [], [], 0.05)
+        if ready:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                pid = os.fork()
+                if pid == 0:
+                    _child(json.loads(line))
+                children.add(pid)
+                _send({"pid": pid})
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if not pid:
+                break
+            children.discard(pid)
+            _send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    main()
