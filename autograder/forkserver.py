@@ -188,7 +188,7 @@ def _child(request: dict) -> None:
 
         code = worker.forked_main(request["job"], bool(request.get("warm", True)))
     except BaseException:  # noqa: BLE001 - whatever happens, the server's loop must not run here
-        traceback.print_exc()
+        os.write(2, traceback.format_exc().encode(errors="replace"))  # fd 2: sys.stderr may be anyone's
     finally:
         os._exit(code)
 

@@ -157,6 +157,7 @@ def _serve(read_end: int, policy_file: Path) -> None:
         os.environ.clear()
         os.environ.update(env)
         sys.path[:] = _kernel_sys_path(env)
+        _fresh_process_state(connection_file)
         from ipykernel.kernelapp import IPKernelApp
 
         IPKernelApp.launch_instance(argv=["-f", connection_file])
@@ -164,13 +165,23 @@ def _serve(read_end: int, policy_file: Path) -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - report anything, then leave without running the worker's code
-        traceback.print_exc()
+        os.write(2, traceback.format_exc().encode(errors="replace"))  # fd 2: sys.stderr may be anyone's
     finally:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _fresh_process_state(connection_file: str) -> None:
+    """What a newly started kernel would have: its own argv and fresh random state (``random`` reseeds itself)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ipykernel_launcher")
+    sys.argv[:] = [spec.origin if spec and spec.origin else "ipykernel_launcher", "-f", connection_file]
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()  # forks of one server would otherwise share numpy's global generator
 
 
 def _close_fds(keep: int) -> None:

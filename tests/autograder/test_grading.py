@@ -103,14 +103,15 @@ def _scores(db: Path) -> dict[str, dict[str, tuple]]:
         return out
 
 
-def test_parity_with_sequential_nbgrader(course: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "no-warm"])
+def test_parity_with_sequential_nbgrader(course: Path, tmp_path: Path, warm: bool) -> None:
     toy.submit(course, "p_full", toy.CORRECT, timestamp="2024-01-01 10:00:00 UTC")
     toy.submit(course, "p_half", {"square": toy.CORRECT["square"], "add": "def add(a, b):\n    return 0"})
     toy.submit(course, "p_blank", None)
     reference = tmp_path / "reference"
     shutil.copytree(course, reference)
     toy.nbgrader(reference, "autograde", "toy")
-    grade.run(root=course, assignment="toy", jobs=2, progress=False, quiet=True)
+    grade.run(root=course, assignment="toy", jobs=2, progress=False, quiet=True, warm=warm)
     ours, theirs = _scores(course / "gradebook.db"), _scores(reference / "gradebook.db")
     assert ours == theirs and set(ours) == {"p_full", "p_half", "p_blank"}
     for student in ours:
