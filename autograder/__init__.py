@@ -8,6 +8,8 @@
 - :mod:`autograder.sandbox` / :mod:`autograder.sandbox_launch` — limits and isolation of the kernel.
 - :mod:`autograder.triage` — checks a submission before it is executed.
 - :mod:`autograder.worker` — grades one submission in a private scratch course.
+- :mod:`autograder.forkserver` / :mod:`autograder.warm` — workers forked from a server that has imported
+  their packages, each with a pre-forked kernel (the warm start).
 - :mod:`autograder.scheduler` — runs workers in parallel with time limits.
 - :mod:`autograder.store` — writes one result into the course gradebook, keeps the ledger.
 - :mod:`autograder.report` — grades.csv, the summary table and the distribution plot.

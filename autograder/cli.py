@@ -17,22 +17,33 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder import grade
-    from autograder.container import Options, docker_binary
-    from autograder.course import Course
+    server = None
+    if not args.no_warm and not args.container:
+        # Start the fork server before the heavy imports below, so that its own imports overlap them.
+        from autograder import forkserver
 
-    if args.gpus and not args.container:
-        raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
-    container = Options(args.container, args.gpus, docker_binary()) if args.container else None
+        server = forkserver.for_assignment(_root(args), args.assignment, args.jobs or os.cpu_count() or 1)
+    try:
+        from autograder import grade
+        from autograder.container import Options, docker_binary
+        from autograder.course import Course
 
-    limits = None
-    if args.memory or args.nproc:
-        limits = grade.default_limits(Course.open(_root(args), args.db))
-        limits.memory_mb = args.memory or limits.memory_mb
-        limits.nproc = args.nproc or limits.nproc
-    grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
-              timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
-              limits=limits, progress=not args.no_progress, container=container, warm=not args.no_warm)
+        if args.gpus and not args.container:
+            raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
+        container = Options(args.container, args.gpus, docker_binary()) if args.container else None
+
+        limits = None
+        if args.memory or args.nproc:
+            limits = grade.default_limits(Course.open(_root(args), args.db))
+            limits.memory_mb = args.memory or limits.memory_mb
+            limits.nproc = args.nproc or limits.nproc
+        grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
+                  timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
+                  limits=limits, progress=not args.no_progress, container=container, warm=not args.no_warm,
+                  server=server)
+    finally:
+        if server is not None:
+            server.close()
     return 0
 
 

@@ -34,6 +34,7 @@ BASE_PRELOAD = ["autograder.worker", "autograder.warm", "autograder.nbhooks", "n
                 "nbgrader.preprocessors", "nbgrader.api", "nbclient", "jupyter_client", "ipykernel.kernelapp",
                 "ipykernel.ipkernel"]
 _MAGIC = re.compile(r"^\s*[%!]")
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
 class ForkServerError(RuntimeError):
@@ -42,18 +43,18 @@ class ForkServerError(RuntimeError):
 
 def notebook_imports(folder: Path) -> list[str]:
     """Modules the notebooks in ``folder`` import that are installed packages (not course files)."""
-    import nbformat
-
     names: dict[str, None] = {}
     for path in sorted(folder.glob("*.ipynb")):
         try:
-            nb = nbformat.read(path, as_version=4)
-        except Exception:  # noqa: BLE001 - an unreadable release notebook only means nothing to preload
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):  # an unreadable notebook only means nothing to preload
             continue
-        for cell in nb.cells:
-            if cell.cell_type != "code":
+        for cell in cells:
+            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
-            source = "\n".join("" if _MAGIC.match(line) else line for line in cell.source.splitlines())
+            text = cell.get("source", "")
+            text = "".join(text) if isinstance(text, list) else str(text)
+            source = "\n".join("" if _MAGIC.match(line) else line for line in text.splitlines())
             try:
                 tree = ast.parse(source)
             except SyntaxError:
@@ -79,6 +80,26 @@ def _installed(top: str) -> bool:
         return True
     prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
     return any(os.path.realpath(origin).startswith(p + os.sep) for p in prefixes)
+
+
+def worker_env() -> dict[str, str]:
+    """A worker's environment: this one, with the kit importable and the interpreter's scripts first."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def for_assignment(root: Path, assignment: str, parallel: int) -> "Server":
+    """Start the fork server for grading ``assignment`` of the course at ``root`` with ``parallel`` jobs.
+
+    Its environment is the worker's without secrets, plus the kernels' plotting backend and thread
+    caps, which the preloaded libraries read when they are imported.
+    """
+    from autograder import sandbox
+
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, parallel)))
+    env = {**sandbox.kernel_env(worker_env()), "MPLBACKEND": "Agg", **{k: threads for k in sandbox.THREAD_ENV}}
+    return Server(preload=notebook_imports(Path(root) / "release" / assignment), env=env)
 
 
 class Server:
@@ -141,8 +162,8 @@ class Server:
         except OSError:
             pass
         try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # still importing, so not reading its stdin: its workers die with it
             self._proc.kill()
             self._proc.wait(timeout=10)
 
@@ -195,7 +216,10 @@ def _child(request: dict) -> None:
 
 def main() -> None:
     """The server: import the preload list, then fork a worker per request until stdin closes."""
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grading process
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grading process
+    except AttributeError:  # not Linux: the closed stdin still stops the server
+        pass
     for name in filter(None, os.environ.pop("AUTOGRADER_PRELOAD", "").split(",")):
         try:
             importlib.import_module(name)

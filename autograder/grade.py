@@ -28,9 +28,6 @@ from autograder.worker import placeholder_notebooks, zero_scores
 # nbgrader's add_submission builds rows before adding them; SQLAlchemy warns, harmlessly.
 warnings.filterwarnings("ignore", message=".*not in session.*")
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
-
-
 @dataclass
 class _Job:
     student: str
@@ -65,7 +62,8 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
         timeout: float | None = None, force: bool = False, db_url: str | None = None,
         submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
         protect: list[Path] | None = None, progress: bool = True, quiet: bool = False,
-        container: containers.Options | None = None, warm: bool = True) -> list[dict[str, Any]]:
+        container: containers.Options | None = None, warm: bool = True,
+        server: forkserver.Server | None = None) -> list[dict[str, Any]]:
     """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
 
     ``timeout`` is the per-cell limit (default: the config's ``ExecutePreprocessor.timeout``),
@@ -74,7 +72,9 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     ``grades.png`` in the course root. With ``container`` each submission runs in its own
     container of that grading image (:mod:`autograder.container`) instead of a local sandbox.
     ``warm`` (local sandbox only): fork workers and kernels from a server that has imported the
-    assignment's packages (:mod:`autograder.forkserver`); False starts each one afresh.
+    assignment's packages (:mod:`autograder.forkserver`); False starts each one afresh. ``server``:
+    one already started with :func:`autograder.forkserver.for_assignment` (the caller closes it);
+    by default the run starts and stops its own.
     """
     course = Course.open(Path(root), db_url)
     everyone = course.students(assignment)
@@ -98,7 +98,7 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
                 if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
         if todo:
             _grade(course, assignment, definition, limits, todo, jobs, [course.root, *(protect or [])], progress,
-                   container, warm)
+                   container, warm, server)
     table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
     report.write_csv(course.root / "grades.csv", table, definition)
@@ -130,10 +130,14 @@ def _lock(course: Course, assignment: str) -> Iterator[None]:
 
 def _grade(course: Course, assignment: str, definition: definitions.AssignmentDef, limits: sandbox.Limits,
            todo: list[str], jobs: int | None, protect: list[Path], progress: bool,
-           container: containers.Options | None = None, warm: bool = True) -> None:
+           container: containers.Options | None = None, warm: bool = True,
+           server: forkserver.Server | None = None) -> None:
     parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    # Started first, so that its imports overlap the set-up below.
-    server = _start_server(course, assignment, parallel) if warm and container is None else None
+    own_server = server is None and warm and container is None
+    if own_server:  # started first, so that its imports overlap the set-up below
+        server = forkserver.for_assignment(course.root, assignment, parallel)
+    elif not warm or container is not None:
+        server = None
     try:
         sandbox.sweep_stale_cgroups()
         _sweep_stale_scratch()
@@ -158,7 +162,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
             if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
                 shutil.rmtree(work, ignore_errors=True)
     finally:
-        if server is not None:
+        if own_server and server is not None:
             server.close()
 
 
@@ -208,7 +212,7 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
                             hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
                             threads=max(1, (os.cpu_count() or 1) // state.parallel))
-    env = _worker_env()
+    env = forkserver.worker_env()
     job = _job(state, student, scratch, policy)
     for name, data in (("policy.json", policy), ("job.json", job), ("env.json", env)):
         (scratch / name).write_text(json.dumps(data))
@@ -227,21 +231,6 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
                                 start_new_session=True)
     finally:
         log.close()
-
-
-def _start_server(course: Course, assignment: str, parallel: int) -> forkserver.Server:
-    """The run's fork server, with the scrubbed environment and the kernels' thread settings."""
-    threads = str(max(1, (os.cpu_count() or 1) // parallel))
-    env = {**sandbox.kernel_env(_worker_env()), "MPLBACKEND": "Agg",
-           **{k: threads for k in sandbox.THREAD_ENV}}
-    return forkserver.Server(preload=forkserver.notebook_imports(course.root / "release" / assignment), env=env)
-
-
-def _worker_env() -> dict[str, str]:
-    """The worker's environment: this one, with the kit importable and the interpreter's scripts first."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
 
 
 def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> scheduler.Process:
