@@ -1,8 +1,12 @@
 """The hostile and broken submissions of the toy assignment, shared by the process and container grading tests."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socket
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 
@@ -26,6 +30,35 @@ def _delete(grade_id: str):
     def edit(nb: nbformat.NotebookNode) -> None:
         nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
     return edit
+
+
+@contextlib.contextmanager
+def listener() -> Iterator[tuple[int, list[object]]]:
+    """A TCP server on 127.0.0.1 that records every connection: (its port, the connections so far).
+
+    The network case dials it; no sandboxed kernel may ever reach it.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.5)
+    connections: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():  # bounded by the 0.5 s accept timeout and the stop flag
+            try:
+                connections.append(server.accept())
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], connections
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
 
 
 def tree_hash(folder: Path) -> str:

@@ -5,14 +5,12 @@ plus a submission that fills its disk; broken container set-ups become statuses 
 """
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import toy
-from corpus import corpus, outputs, tree_hash
+from corpus import SNOOP_ENV, SNOOP_SECRET, corpus, listener, outputs, tree_hash
 from nbgrader.api import Gradebook
 
 from autograder import container as containers
@@ -33,33 +31,15 @@ except OSError as exc:
 
 
 def test_hostile_corpus_in_containers(course: Path, small_limits: sandbox.Limits, docker_client: str,
-                                      grading_image: str) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.settimeout(0.5)
-    connections: list[object] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connections.append(listener.accept())
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    expected = corpus(course, listener.getsockname()[1])
-    toy.submit(course, "disk_filler", {"square": toy.CORRECT["square"] + FILL_DISK, "add": toy.CORRECT["add"]})
-    expected["disk_filler"] = ("disk_full", 6)
-    protected = {p: tree_hash(course / p) for p in ("source", "submitted", "release")}
-    opts = containers.Options(grading_image, docker=docker_client, disk_mb=64)
-    try:
+                                      grading_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SNOOP_ENV, SNOOP_SECRET)
+    with listener() as (port, connections):
+        expected = corpus(course, port)
+        toy.submit(course, "disk_filler", {"square": toy.CORRECT["square"] + FILL_DISK, "add": toy.CORRECT["add"]})
+        expected["disk_filler"] = ("disk_full", 6)
+        protected = {p: tree_hash(course / p) for p in ("source", "submitted", "release")}
+        opts = containers.Options(grading_image, docker=docker_client, disk_mb=64)
         rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False, container=opts)
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
     got = {r["student_id"]: (r["status"], float(r["score"])) for r in rows}
     assert got == expected, f"{got}\n{[(r['student_id'], r['reason']) for r in rows]}"
     for r in rows:
@@ -72,6 +52,7 @@ def test_hostile_corpus_in_containers(course: Path, small_limits: sandbox.Limits
     reader = outputs(course, "reader")
     assert "LEAKS 0" in reader and toy.SECRET not in reader, reader
     assert "CONNECTED" not in outputs(course, "network")
+    assert "LEAK" not in outputs(course, "snooper")
     forked = int(outputs(course, "forker").split("FORKED")[1].split()[0])
     assert 0 < forked < small_limits.nproc
     assert "DISK ENOSPC" in outputs(course, "disk_filler")

@@ -5,10 +5,8 @@ import csv
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,37 +17,18 @@ import toy
 from nbgrader.api import Gradebook
 
 from autograder import grade, sandbox
-from corpus import GOOD_MARK, SNOOP_ENV, SNOOP_SECRET, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
+from corpus import GOOD_MARK, SNOOP_ENV, SNOOP_SECRET, listener, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
 
 
 def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SNOOP_ENV, SNOOP_SECRET)  # a secret of the instructor's, which no kernel may find
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.settimeout(0.5)
-    connections: list[object] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connections.append(listener.accept())
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    expected = _corpus(course, listener.getsockname()[1])
-    protected = {p: _tree_hash(course / p) for p in ("source", "submitted", "release")}
-    config = (course / "nbgrader_config.py").read_bytes()
-    try:
+    with listener() as (port, connections):
+        expected = _corpus(course, port)
+        protected = {p: _tree_hash(course / p) for p in ("source", "submitted", "release")}
+        config = (course / "nbgrader_config.py").read_bytes()
         t0 = time.monotonic()
         rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False)
         elapsed = time.monotonic() - t0
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
     got = {r["student_id"]: (r["status"], float(r["score"])) for r in rows}
     assert got == expected, f"{got}\n{[(r['student_id'], r['reason']) for r in rows]}"
     assert elapsed < 400
