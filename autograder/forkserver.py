@@ -97,7 +97,7 @@ def for_assignment(root: Path, assignment: str, parallel: int) -> "Server":
     """
     from autograder import sandbox
 
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, parallel)))
+    threads = str(sandbox.threads_per_job(parallel))
     env = {**sandbox.kernel_env(worker_env()), "MPLBACKEND": "Agg", **{k: threads for k in sandbox.THREAD_ENV}}
     return Server(preload=notebook_imports(Path(root) / "release" / assignment), env=env)
 

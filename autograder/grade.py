@@ -133,11 +133,11 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
            container: containers.Options | None = None, warm: bool = True,
            server: forkserver.Server | None = None) -> None:
     parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    own_server = server is None and warm and container is None
+    if not warm or container is not None:
+        server = None  # containers always start afresh
+    own_server = warm and container is None and server is None
     if own_server:  # started first, so that its imports overlap the set-up below
         server = forkserver.for_assignment(course.root, assignment, parallel)
-    elif not warm or container is not None:
-        server = None
     try:
         sandbox.sweep_stale_cgroups()
         _sweep_stale_scratch()
@@ -162,7 +162,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
             if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
                 shutil.rmtree(work, ignore_errors=True)
     finally:
-        if own_server and server is not None:
+        if own_server:
             server.close()
 
 
@@ -211,7 +211,7 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     procs = cgroup.create(state.limits.memory_mb, state.limits.nproc)
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
                             hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
-                            threads=max(1, (os.cpu_count() or 1) // state.parallel))
+                            threads=sandbox.threads_per_job(state.parallel))
     env = forkserver.worker_env()
     job = _job(state, student, scratch, policy)
     for name, data in (("policy.json", policy), ("job.json", job), ("env.json", env)):
@@ -238,7 +238,7 @@ def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> sc
     course = state.course
     name = f"unet-grader-{os.getpid()}-{state.counter}"
     containers.prepare(scratch, course, state.assignment, state.template)
-    cpus = max(1, (os.cpu_count() or 1) // state.parallel)
+    cpus = sandbox.threads_per_job(state.parallel)
     job = _job(state, student, scratch)
     state.jobs[student] = _Job(student, scratch, job, sandbox.Cgroup(name), -1, container=name)
     return containers.launch(state.container, name=name, scratch=scratch, job=job,

@@ -112,10 +112,14 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
 
 def kernel_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` without anything that looks like a secret (the base of a kernel's environment)."""
-    import re
+    from autograder.sandbox_launch import scrub
 
-    drop = re.compile(ENV_DROP, re.IGNORECASE)
-    return {k: v for k, v in env.items() if not drop.search(k)}
+    return scrub(env, ENV_DROP)
+
+
+def threads_per_job(parallel: int) -> int:
+    """The cores one of ``parallel`` concurrent jobs may use (at least one)."""
+    return max(1, (os.cpu_count() or 1) // max(1, parallel))
 
 
 def kit_paths() -> list[str]:

@@ -135,10 +135,15 @@ def set_limits(limits: dict[str, int]) -> None:
             resource.setrlimit(RLIMITS[name], (0, 0))
 
 
+def scrub(env: "dict[str, str] | os._Environ[str]", pattern: str) -> dict[str, str]:
+    """``env`` without the variables whose names match ``pattern`` (case-insensitive): the secrets."""
+    drop = re.compile(pattern, re.IGNORECASE)
+    return {k: v for k, v in env.items() if not drop.search(k)}
+
+
 def clean_env(policy: dict, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The kernel's environment: ``base`` (default: this process's) minus anything that looks like a secret."""
-    drop = re.compile(policy["env_drop"], re.IGNORECASE)
-    env = {k: v for k, v in (os.environ if base is None else base).items() if not drop.search(k)}
+    """The kernel's environment: ``base`` (default: this process's) minus secrets, plus the policy's settings."""
+    env = scrub(os.environ if base is None else base, policy["env_drop"])
     env.update(policy["env_set"])
     return env
 

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import traceback
 import uuid
 from pathlib import Path
@@ -85,8 +86,6 @@ class PendingKernel:
                 except ChildProcessError:
                     self.returncode = -signal.SIGKILL
             return self.returncode
-        import time
-
         deadline = time.monotonic() + timeout
         while self.poll() is None:
             if time.monotonic() > deadline:
