@@ -102,7 +102,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     counts = collect.run(root=_root(args), folder=Path(args.folder), db_url=args.db)
     print(f"{counts['applied']} results applied, {counts['rejected']} rejected")
-    return 0 if counts["rejected"] == 0 else 1
+    if counts["rejected"]:
+        print(f"Error: {counts['rejected']} result files were rejected (named above) — fix or remove them, "
+              "then run collect again", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _lazy(module: str, **fixed: object) -> Callable[[argparse.Namespace], int]:

@@ -44,7 +44,6 @@ def _points(**exercises: tuple[float, float]) -> dict[str, float]:
 
 _FULL = (4.0, 6.0)
 _NONE = (0.0, 0.0)
-_PUBLIC_ONLY = (4.0, 0.0)  # the public check passes, a hidden check finds the mistake
 
 
 def _unet(conv: tuple[float, float], up: tuple[float, float], unet: tuple[float, float]) -> dict[str, float]:
@@ -97,7 +96,7 @@ VARIANTS_EXAMPLES: tuple[Example, ...] = (
         edits={"mean_iou": [(
             "        seen = union > 0\n        iou = tf.boolean_mask(intersection, seen) / tf.boolean_mask(union, seen)\n",
             "        iou = intersection / tf.maximum(union, 1.0)\n")]},
-        expected=_variants(_PUBLIC_ONLY, _FULL, _FULL)),
+        expected=_variants(_NONE, _FULL, _FULL)),
     Example(
         "demo-mistake-upsample", "Exercise 2: a transposed convolution instead of UpSampling2D",
         edits={"upsample_conv_block": [("up = UpSampling2D(size=(2, 2))(expansive_input)",
@@ -107,7 +106,7 @@ VARIANTS_EXAMPLES: tuple[Example, ...] = (
         "demo-mistake-batchnorm", "Exercise 3: LeakyReLU left at its default slope",
         edits={"bn_conv_block": [("features = LeakyReLU(negative_slope=0.1)(features)",
                                   "features = LeakyReLU()(features)")]},
-        expected=_variants(_FULL, _FULL, _PUBLIC_ONLY)),
+        expected=_variants(_FULL, _FULL, _NONE)),
     Example("demo-untouched", "the released notebook, handed in without changes",
             untouched=("mean_iou", "upsample_conv_block", "bn_conv_block"), expected=_variants(_NONE, _NONE, _NONE)),
 )

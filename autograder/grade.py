@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,8 @@ class _Run:
     container: containers.Options | None = None
     server: forkserver.Server | None = None
     jobs: dict[str, _Job] = field(default_factory=dict)
+    # picked at grading time: the sizes and weights of the cases the judge checks (autograder.judge)
+    challenge: int = field(default_factory=lambda: secrets.randbelow(2**31))
     counter: int = 0
     failed: int = 0
     done: int = 0
@@ -254,6 +257,8 @@ def _job(state: _Run, student: str, scratch: Path, policy: dict | None = None) -
         "definition": state.definition.to_json(), "limits": state.limits.to_json(), "policy": policy,
         "submission_dir": str(course.submission_dir(student, state.assignment)),
         "extension_s": state.extensions.get(student), "release_dir": str(course.root / "release" / state.assignment),
+        "challenge": state.challenge,
+        "judge_cache": str(state.work / "judge-cache") if state.container is None else None,
     }
 
 
@@ -297,9 +302,14 @@ def _read_result(state: _Run, job: _Job, code: int | None) -> Result:
         status, reason = "timeout", f"ran past the {state.limits.submission_timeout:g} s limit for a whole submission"
     elif path.exists():
         try:
-            return results.read(path)
+            result = results.read(path)
         except results.ResultError as exc:
-            status, reason = "error", f"unreadable worker result: {exc}"
+            status, reason = "error", f"unreadable worker result: {exc.reason}"
+        else:
+            if (result.student, result.assignment) == (job.student, state.assignment):
+                return result
+            status, reason = "error", (f"the worker's result is for {result.student}/{result.assignment}, "
+                                       f"not {job.student}/{state.assignment}")
     elif job.container is not None and code in containers.DOCKER_FAILURES:
         status, reason = "error", f"{containers.DOCKER_FAILURES[code]}: {_tail(job.scratch / 'worker.log')}"
     else:

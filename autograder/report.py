@@ -69,15 +69,46 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def write_csv(path: Path, table: list[dict[str, Any]], definition: AssignmentDef) -> None:
-    """grades.csv: student_id, status, score, max_score, one column per test cell, reason."""
-    header = FIXED + [col for _, _, col in test_columns(definition)] + ["reason"]
+def write_csv(path: Path, table: list[dict[str, Any]], definition: AssignmentDef, merge: bool = False) -> None:
+    """grades.csv: student_id, status, score, max_score, one column per test cell, reason.
+
+    ``merge`` (``collect``, which may bring several assignments): the rows already in the file
+    are kept, merged on ``student_id``: a student in ``table`` gets this assignment's status,
+    score, max_score, test cells and reason, and keeps the test-cell columns of the other
+    assignments; the header has every assignment's test columns (old ones first).
+    """
+    cols = [col for _, _, col in test_columns(definition)]
+    header = FIXED + cols + ["reason"]
+    out = table
+    if merge:
+        old_header, old_rows = _read_existing(path)
+        if old_header:
+            old_cols = old_header[len(FIXED):-1]
+            header = FIXED + old_cols + [c for c in cols if c not in old_cols] + ["reason"]
+            by_student = {r["student_id"]: r for r in old_rows}
+            for row in table:
+                by_student[row["student_id"]] = {**by_student.get(row["student_id"], {}), **row}
+            out = sorted(by_student.values(), key=lambda r: r["student_id"])
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header)
+        writer = csv.DictWriter(fh, fieldnames=header, restval="", extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(table)
+        writer.writerows(out)
     os.replace(tmp, path)
+
+
+def _read_existing(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a grades.csv written before; nothing when absent or not ours."""
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("student_id")]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return [], []
+    if header[:len(FIXED)] != FIXED or header[-1:] != ["reason"] or len(set(header)) != len(header):
+        return [], []
+    return header, rows
 
 
 def summary(table: list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from nbgrader import utils as nbutils
@@ -65,22 +66,55 @@ def write_gradebook(gb: Gradebook, result: Result) -> None:
 
 
 def place_autograded(src: Path | None, dest: Path) -> None:
-    """Replace ``dest`` (autograded/<student>/<assignment>) with the graded files in ``src``."""
+    """Replace ``dest`` (autograded/<student>/<assignment>) with the graded files in ``src``.
+
+    ``src`` may come from a container or another machine: it must hold only folders and regular
+    files (:func:`autograder.results.check_graded_dir`); a link or special file is a
+    :class:`ResultError` and nothing is replaced. Files are copied without their permission bits.
+    """
+    if src is not None:
+        results.check_graded_dir(src)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = dest.with_name(f".{dest.name}.new")
     old = dest.with_name(f".{dest.name}.old")
     for d in (staging, old):
         shutil.rmtree(d, ignore_errors=True)
-    if src is not None and src.is_dir():
-        # links are left out: a graded folder written by a container must not point into the host
-        shutil.copytree(src, staging, symlinks=False,
-                        ignore=lambda d, names: [n for n in names if os.path.islink(os.path.join(d, n))])
-    else:
-        staging.mkdir()
+    try:
+        if src is not None and src.is_dir():
+            _copy_tree(src, staging)
+        else:
+            staging.mkdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if dest.exists():
         os.replace(dest, old)
     os.replace(staging, dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    """Copy folders and regular files only, never following a link (checked again while copying)."""
+    os.mkdir(dest, 0o755)
+    with os.scandir(src) as it:
+        entries = list(it)
+    for entry in entries:
+        target = dest / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            _copy_tree(Path(entry.path), target)
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ResultError(f"graded file {entry.name!r} cannot be copied ({exc.strerror})") from None
+        with os.fdopen(fd, "rb") as fin:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ResultError(f"graded folder holds a special file {entry.name!r}")
+            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            with os.fdopen(out, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def ledger_path(course: Course, assignment: str, student: str) -> Path:
@@ -117,6 +151,12 @@ def load_ledger(course: Course, assignment: str) -> dict[str, Result]:
 def commit(course: Course, gb: Gradebook, definition: AssignmentDef, result: Result, graded_dir: Path | None) -> None:
     """The whole write of one submission, in the crash-safe order described above."""
     validate(result, definition)
+    for what, name in (("student", result.student), ("assignment", result.assignment)):
+        # whoever built the result, its ids name folders in the course: one plain component each
+        if not name or name.startswith(".") or "/" in name or "\0" in name:
+            raise ResultError(f"{what} {name!r} cannot name a folder")
+    if graded_dir is not None:  # before anything is written: a rejected folder leaves no trace
+        results.check_graded_dir(graded_dir)
     write_gradebook(gb, result)
     place_autograded(graded_dir, course.autograded_dir(result.student, result.assignment))
     entry = Result(**{**result.__dict__, "autograded_dir": None})

@@ -14,6 +14,7 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -75,6 +76,7 @@ def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
 
+    from autograder.judge.preprocessor import JudgeEvidence
     from autograder.nbhooks import LimitOutputBytes, SandboxedExecute
 
     scratch = Path(job["scratch"])
@@ -86,7 +88,7 @@ def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
     cfg.CourseDirectory.assignment_id = job["assignment"]
     cfg.CourseDirectory.student_id = job["student"]
     cfg.Autograde.autograde_preprocessors = [
-        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
+        SandboxedExecute, JudgeEvidence, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     cfg.OverwriteCells.add_missing_cells = True
     cfg.Execute.timeout = int(limits.cell_timeout)
@@ -95,10 +97,34 @@ def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
     cfg.SandboxedExecute.workdir = str(box / "work")
     cfg.SandboxedExecute.owner_uid = job["policy"]["uid"]
     cfg.LimitOutputBytes.max_bytes = limits.max_output_bytes
+    cfg.JudgeEvidence.challenge = challenge_seed(job)
+    cfg.JudgeEvidence.cache_dir = str(job.get("judge_cache") or "")
     cfg.KernelManager.transport = "ipc"
     cfg.KernelManager.ip = str(box / "run" / "k")
     cfg.KernelManager.connection_file = str(box / "run" / "kernel.json")
     return cfg
+
+
+def challenge_seed(job: dict[str, Any]) -> int:
+    """The run's challenge seed (picked by ``grade`` at grading time), or a fresh one for this submission."""
+    seed = job.get("challenge")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        seed = job["challenge"] = secrets.randbelow(2**31)
+    return seed
+
+
+def judged_problems(path: Path) -> list[str]:
+    """``grade_id: reason`` for each cell whose evidence the judge could not use (missing, malformed, huge)."""
+    from autograder.judge.preprocessor import EVIDENCE_ERROR
+
+    nb = nbformat.read(path, as_version=4)
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") == EVIDENCE_ERROR:
+                gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "?")
+                lines.append(f"{gid}: {out.get('evalue', '')}"[:200])
+    return lines
 
 
 class _Capture(logging.Handler):
@@ -205,6 +231,10 @@ def grade(job: dict[str, Any]) -> Result:
         result.duration_s = time.monotonic() - t0
         return result
     _extension(job)
+    # The kernel learns the challenge seed only now: the sizes and weights of the judged cases.
+    from test_utils.evidence import CHALLENGE_ENV
+
+    os.environ[CHALLENGE_ENV] = str(challenge_seed(job))
     ok, log = run_autograde(job, limits)
     graded = scratch / "autograded" / s / a
     if not ok:
@@ -230,6 +260,7 @@ def grade(job: dict[str, Any]) -> Result:
                 if st:
                     status = status or st
                     reasons.append(why)
+                reasons.extend(judged_problems(path))
         restored = triage.restored_reason(verdicts)
         if restored:
             status = status or "restored"

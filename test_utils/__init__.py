@@ -36,7 +36,10 @@ from __future__ import annotations
 
 from ._isolation import private_copy
 from ._style import strip_ansi
+from . import evidence, exercises, structure
 from .compare import comparator
+from .evidence import check, record
+from .structure import assert_same, describe, differences
 from .conv_checks import ConvCheck, ConvFacts, check_conv_layers, conv_layers
 from .layer_summary import summary
 from .merge_checks import MergeCheck, MergeFacts, check_merge_layers, merge_layers
@@ -46,6 +49,7 @@ from .results import CheckResult, LayerRef, assert_ok
 
 __all__ = [
     "summary", "comparator", "assert_ok", "private_copy", "strip_ansi",
+    "describe", "differences", "assert_same", "check", "record", "evidence", "exercises", "structure",
     "CheckResult", "LayerRef",
     "conv_layers", "check_conv_layers", "ConvFacts", "ConvCheck",
     "merge_layers", "check_merge_layers", "MergeFacts", "MergeCheck",

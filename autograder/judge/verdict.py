@@ -1,0 +1,244 @@
+"""Judge one graded check cell from the evidence its kernel emitted.
+
+Evidence is untrusted data: its size is bounded, its shape is checked field by field before any
+value is used, it is never unpickled, executed or turned back into Keras objects. Every case the
+cell must cover (its fixed cases plus the grader's challenge case) is compared with the reference,
+computed here, in the grader's process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from test_utils import exercises, structure
+from test_utils._style import strip_ansi
+from test_utils.evidence import MIME, SCHEMA
+
+__all__ = ["MIME", "MAX_EVIDENCE_BYTES", "Verdict", "exercise_of", "judge_cell", "ReferenceCache"]
+
+#: Largest evidence output accepted, in bytes of JSON.
+MAX_EVIDENCE_BYTES = 1_000_000
+#: Exercises each graded notebook holds (the judge only judges these cells).
+NOTEBOOK_EXERCISES = {
+    "Image_segmentation_Unet": ("conv_block", "upsampling_block", "unet_model"),
+    "Unet_Variants": ("mean_iou", "upsample_conv_block", "bn_conv_block"),
+}
+_MAX_DEPTH = 12
+_REL_TOL = 1e-3
+
+
+class EvidenceError(ValueError):
+    """Evidence that is missing, malformed or too large."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's decision on one cell: ``ok``, or a one-line reason (``bad_evidence``: not judged)."""
+
+    ok: bool
+    reason: str = ""
+    bad_evidence: bool = False
+
+
+def exercise_of(notebook: str, grade_id: str) -> tuple[str, str] | None:
+    """``(exercise, "public"|"hidden")`` for a test cell of a judged notebook, else ``None``."""
+    names = NOTEBOOK_EXERCISES.get(notebook, ())
+    owners = [name for name in names if grade_id.startswith(f"test_{name}")]
+    if not owners:
+        return None
+    name = max(owners, key=len)
+    return name, ("hidden" if grade_id.endswith("_hidden") else "public")
+
+
+class ReferenceCache:
+    """Reference evidence by (exercise, case, seed): in memory, and in ``folder`` shared by a run's workers."""
+
+    def __init__(self, folder: str | None = None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.memory: dict[str, Any] = {}
+
+    def get(self, exercise: str, case: dict[str, Any], seed: int) -> Any:
+        key = hashlib.sha256(json.dumps([exercise, case, seed], sort_keys=True).encode()).hexdigest()[:32]
+        if key in self.memory:
+            return self.memory[key]
+        path = self.folder / f"{key}.json" if self.folder else None
+        if path is not None and path.is_file():
+            try:
+                value = json.loads(path.read_text())
+                self.memory[key] = value
+                return value
+            except (OSError, ValueError):
+                pass
+        from autograder.judge import references
+
+        value = json.loads(json.dumps(references.expected(exercise, case, seed)))  # plain JSON, as read back
+        self.memory[key] = value
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(value, fh)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        return value
+
+
+# ------------------------------------------------------------------------------------- shape checks
+
+def _need(condition: bool, what: str) -> None:
+    if not condition:
+        raise EvidenceError(what)
+
+
+def _plain_json(value: Any, depth: int = 0) -> None:
+    _need(depth <= _MAX_DEPTH, "nested too deeply")
+    if isinstance(value, dict):
+        _need(all(isinstance(k, str) for k in value), "a key is not a string")
+        for item in value.values():
+            _plain_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _plain_json(item, depth + 1)
+    elif isinstance(value, float):
+        _need(math.isfinite(value), "a number is not finite")
+    else:
+        _need(value is None or isinstance(value, (str, int, bool)), f"a value of type {type(value).__name__}")
+
+
+def _description_ok(description: Any) -> None:
+    _need(isinstance(description, dict) and isinstance(description.get("layers"), list)
+          and isinstance(description.get("outputs"), list), "a description is not {'layers': [...], 'outputs': [...]}")
+    _need(len(description["layers"]) <= 500, "a description has too many layers")
+    for row in description["layers"]:
+        _need(isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[2], dict)
+              and isinstance(row[3], list), "a layer row is not [class, shape, settings, inputs]")
+
+
+def _numbers_ok(numbers: Any) -> None:
+    _need(isinstance(numbers, dict) and set(numbers) <= {"inference", "training"}, "numbers are malformed")
+    for measured in numbers.values():
+        _need(isinstance(measured, list) and len(measured) <= 8, "numbers are malformed")
+        for item in measured:
+            _need(isinstance(item, dict) and isinstance(item.get("shape"), list)
+                  and isinstance(item.get("norm"), (int, float)) and isinstance(item.get("projections"), list)
+                  and len(item["projections"]) == exercises.PROJECTIONS, "numbers are malformed")
+
+
+def validate(payload: Any) -> dict[str, Any]:
+    """Check the evidence's shape field by field; raise :class:`EvidenceError` naming what is wrong."""
+    _plain_json(payload)
+    _need(isinstance(payload, dict), "evidence is not an object")
+    _need(payload.get("schema") == SCHEMA, f"evidence schema is {payload.get('schema')!r}, expected {SCHEMA}")
+    _need(isinstance(payload.get("exercise"), str) and payload.get("part") in ("public", "hidden"),
+          "exercise or part missing")
+    _need(isinstance(payload.get("signature"), list), "signature missing")
+    cases = payload.get("cases")
+    _need(isinstance(cases, list) and 0 < len(cases) <= 20, "cases missing")
+    for entry in cases:
+        _need(isinstance(entry, dict) and isinstance(entry.get("case"), dict), "a case is malformed")
+        if "error" in entry:
+            _need(isinstance(entry["error"], str), "an error is not a string")
+        elif "metric" in entry:
+            metric = entry["metric"]
+            _need(isinstance(metric, dict) and isinstance(metric.get("values"), list)
+                  and all(isinstance(v, (int, float)) for v in metric["values"]), "metric values are malformed")
+        else:
+            _description_ok(entry.get("description"))
+            if "numbers" in entry:
+                _numbers_ok(entry["numbers"])
+    return payload
+
+
+# ------------------------------------------------------------------------------------- judging
+
+def _close(got: float, want: float, scale: float) -> bool:
+    return abs(float(got) - float(want)) <= _REL_TOL * max(scale, 1e-3)
+
+
+def _numbers_problem(got: dict[str, Any], want: dict[str, Any]) -> str | None:
+    for mode, outputs in want.items():
+        measured = got.get(mode)
+        if not isinstance(measured, list) or len(measured) != len(outputs):
+            return f"no {mode}-mode outputs recorded"
+        for position, (g, w) in enumerate(zip(measured, outputs), start=1):
+            scale = float(w["norm"])
+            if g["shape"] != w["shape"] or not _close(g["norm"], w["norm"], scale) or not all(
+                    _close(a, b, scale) for a, b in zip(g["projections"], w["projections"])):
+                return (f"output {position} computed in {mode} mode differs from the reference's with the same "
+                        "weights and inputs, although the layers look the same")
+    return None
+
+
+def _judge_case(spec: exercises.Exercise, entry: dict[str, Any], want: Any) -> str | None:
+    if "error" in entry:
+        return f"{spec.function} failed: {entry['error']}"
+    if spec.kind == "metric":
+        got = entry.get("metric", {})
+        values = got.get("values", [])
+        if len(values) != len(want["values"]) or not all(abs(g - w) <= 1e-4 for g, w in zip(values, want["values"])):
+            return "the mean IoU differs from the reference's on the same batches"
+        if not isinstance(got.get("after_reset"), (int, float)) or abs(got["after_reset"] - want["after_reset"]) > 1e-4:
+            return "after reset_state the mean IoU differs from the reference's"
+        if got.get("name") != want["name"] or got.get("clone") != want["clone"]:
+            return "the metric's name or its config (num_classes) is wrong"
+        return None
+    problems = structure.differences(entry["description"], want["description"], spec.free, spec.output_names)
+    if problems:
+        return structure_line(problems)
+    if "numbers" in want:
+        return _numbers_problem(entry.get("numbers") or {}, want["numbers"])
+    return None
+
+
+def structure_line(problems: list[str]) -> str:
+    """The first difference, plain text, plus how many more there are."""
+    text = strip_ansi(problems[0])
+    return text + (f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else "")
+
+
+def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int, cache: ReferenceCache) -> Verdict | None:
+    """The verdict on one graded cell, or ``None`` when the cell is not one the judge decides."""
+    found = exercise_of(notebook, grade_id)
+    if found is None:
+        return None
+    exercise, part = found
+    spec = exercises.EXERCISES[exercise]
+    if not payloads:
+        return Verdict(False, "no evidence: the check did not report what it checked", bad_evidence=True)
+    if len(payloads) > 1:
+        return Verdict(False, f"{len(payloads)} evidence outputs, expected one", bad_evidence=True)
+    raw = payloads[0]
+    try:
+        size = len(json.dumps(raw))
+    except (TypeError, ValueError, RecursionError):
+        return Verdict(False, "evidence is not plain JSON", bad_evidence=True)
+    if size > MAX_EVIDENCE_BYTES:
+        return Verdict(False, f"evidence is {size} bytes, more than {MAX_EVIDENCE_BYTES}", bad_evidence=True)
+    try:
+        payload = validate(raw)
+    except (EvidenceError, RecursionError) as error:
+        return Verdict(False, f"malformed evidence: {error}", bad_evidence=True)
+    if payload["exercise"] != exercise or payload["part"] != part or payload.get("challenge") != seed:
+        return Verdict(False, "evidence is for another check or another grading run", bad_evidence=True)
+    cases = spec.cases(part) + [exercises.challenge_case(exercise, part, seed)]
+    got_cases = [entry["case"] for entry in payload["cases"]]
+    if not structure.same_value(got_cases, cases):
+        return Verdict(False, "evidence does not cover the cases this check runs", bad_evidence=True)
+    if spec.kind == "metric" and payload.get("saves") != "ok":
+        return Verdict(False, f"a model compiled with the metric could not be saved and loaded back: "
+                              f"{str(payload.get('saves'))[:160]}")
+    if payload["signature"] != [list(pair) for pair in spec.signature]:
+        return Verdict(False, f"{spec.function}'s arguments or defaults were changed")
+    for entry, case in zip(payload["cases"], cases):
+        problem = _judge_case(spec, entry, cache.get(exercise, case, seed))
+        if problem:
+            return Verdict(False, problem)
+    return Verdict(True)

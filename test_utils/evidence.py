@@ -1,0 +1,211 @@
+"""What a graded check cell runs: check the answer here, and record evidence for the grader.
+
+``check(exercise, answer, expected)`` — the public check — builds the answer at the public sizes,
+compares each case with the expected description shown in the cell (every setting, which layer feeds
+which, what is returned) and raises ``AssertionError`` listing every difference, or prints
+``All tests passed!``.
+
+``record(exercise, answer)`` — the hidden check — builds the answer at the hidden sizes and settings.
+Its verdict is decided by the grader, outside this kernel; where the grader's references are
+importable (an instructor running plain ``nbgrader autograde`` in the course) it is also checked here.
+
+While a notebook is graded (``NBGRADER_EXECUTION`` is set, or the grader passed a challenge seed in
+``UNET_COURSE_CHALLENGE``), both also *emit evidence*: an output of MIME type :data:`MIME` holding the
+descriptions (and, for the grader's challenge case, measured outputs) of the answer. The grader
+judges it against its reference in its own process (:mod:`autograder.judge`); the schema is in the
+README's grading section.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Any, Sequence
+
+from . import exercises, structure
+
+__all__ = ["MIME", "SCHEMA", "CHALLENGE_ENV", "check", "record", "collect", "challenge_seed"]
+
+MIME = "application/vnd.unet-course.evidence+json"
+SCHEMA = 1
+CHALLENGE_ENV = "UNET_COURSE_CHALLENGE"
+
+
+def challenge_seed() -> int | None:
+    """The grader's challenge seed, or ``None`` outside grading."""
+    raw = os.environ.get(CHALLENGE_ENV, "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _describe_case(spec: exercises.Exercise, answer: Any, case: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"case": case}
+    try:
+        if spec.kind == "metric":
+            entry["metric"] = exercises.metric_evidence(answer, case)
+            return entry
+        model = exercises.build(spec.name, answer, case)
+        entry["description"] = structure.describe(model)
+        if case.get("numbers") and seed is not None:
+            entry["numbers"] = {"inference": exercises.measure(model, seed, training=False)}
+            if spec.training_mode:
+                entry["numbers"]["training"] = exercises.measure(model, seed, training=True)
+    except Exception as error:  # the student's code failed: that is evidence too
+        first = (str(error).strip().splitlines() or [""])[0]
+        entry["error"] = f"{type(error).__name__}: {first}"[:400]
+    return entry
+
+
+def collect(exercise: str, answer: Any, part: str, seed: int | None) -> dict[str, Any]:
+    """The evidence of one check cell: every case of ``part``, plus the grader's challenge case."""
+    spec = exercises.EXERCISES[exercise]
+    cases = spec.cases(part)
+    if seed is not None:
+        cases.append(exercises.challenge_case(exercise, part, seed))
+    try:
+        signature = exercises.signature_of(answer)
+    except (TypeError, ValueError):
+        signature = []
+    payload = {"schema": SCHEMA, "exercise": exercise, "part": part, "challenge": seed, "signature": signature,
+               "cases": [_describe_case(spec, answer, case, seed) for case in cases]}
+    if spec.kind == "metric":
+        payload["saves"] = exercises.metric_saves(answer)
+    return payload
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    if not (os.environ.get("NBGRADER_EXECUTION") or challenge_seed() is not None):
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    display({MIME: payload}, raw=True)
+
+
+def _case_text(spec: exercises.Exercise, case: dict[str, Any]) -> str:
+    if spec.kind == "metric":
+        return f"{case['classes']} classes"
+    parts = [f"{k}={v!r}" for k, v in case["kwargs"].items()]
+    if "inputs" in case:
+        parts.insert(0, "inputs " + " and ".join(str(tuple(shape)) for shape in case["inputs"]))
+    return ", ".join(parts)
+
+
+def _signature_problem(spec: exercises.Exercise, signature: list[list[str]]) -> str | None:
+    want = [list(pair) for pair in spec.signature]
+    if signature == want:
+        return None
+    text = ", ".join(name if default == "<required>" else f"{name}={default}" for name, default in want)
+    return f"{spec.function}'s arguments or defaults were changed: keep {spec.function}({text})"
+
+
+def _metric_problems(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    problems = []
+    if got.get("name") != want["name"]:
+        problems.append(f"the metric's name is {got.get('name')!r}, expected {want['name']!r}")
+    for number, (value, expected) in enumerate(zip(got.get("values", []), want["values"]), start=1):
+        if not structure.same_value(round(value, 5), round(expected, 5)):
+            problems.append(f"after batch {number} the mean IoU is {value:.5f}, expected {expected:.5f}")
+            break
+    if not structure.same_value(round(got.get("after_reset", -1), 5), round(want["after_reset"], 5)):
+        problems.append(f"after reset_state and one batch the mean IoU is {got.get('after_reset', -1):.5f}, "
+                        f"expected {want['after_reset']:.5f}: reset_state should start again from zero")
+    if list(got.get("clone", [])) != list(want["clone"]):
+        problems.append(f"from_config(get_config()) gives name and num_classes {got.get('clone')}, "
+                        f"expected {want['clone']}: get_config must return num_classes")
+    return problems
+
+
+def _compare(spec: exercises.Exercise, entry: dict[str, Any], want: Any) -> list[str]:
+    if "error" in entry:
+        return [f"{spec.function} failed: {entry['error']}"]
+    if spec.kind == "metric":
+        return _metric_problems(entry["metric"], want)
+    return structure.differences(entry["description"], want, spec.free, spec.output_names)
+
+
+def _references() -> Any:
+    """The grader's reference module when this kernel can import it (plain nbgrader), else ``None``."""
+    try:
+        from autograder.judge import references  # type: ignore[import-not-found]
+    except Exception:  # a student's machine or the grading sandbox: the judge decides instead
+        return None
+    return references
+
+
+def _fail(title: str, problems: Sequence[str]) -> None:
+    __tracebackhide__ = True
+    shown = list(problems)[: structure.MAX_PROBLEMS_SHOWN]
+    extra = len(problems) - len(shown)
+    raise AssertionError("\n".join([title, *(f"  - {p}" for p in shown)]
+                                   + ([f"  ... and {extra} more; fix the first ones first."] if extra else [])))
+
+
+def _print_rows(title: str, description: dict[str, Any]) -> None:
+    print(title)
+    for number, row in enumerate(description["layers"], start=1):
+        print(f"  {number:>2} {row[0]:<19} {str(row[1]):<22} inputs {row[3]}  {row[2] or ''}")
+    print(f"  returns the outputs of layers {description['outputs']}")
+
+
+def check(exercise: str, answer: Any, expected: Sequence[Any], *, show: bool = False) -> None:
+    """The public check of ``exercise``: compare ``answer`` with ``expected`` case by case.
+
+    ``expected`` holds one entry per public case: the expected description (blocks, U-Net) or the
+    expected metric evidence. Also checks, at sizes picked at random, that the structure does not
+    depend on the input size, and keeps the function's signature.
+    """
+    __tracebackhide__ = True
+    spec = exercises.EXERCISES[exercise]
+    seed = challenge_seed()
+    payload = collect(exercise, answer, "public", seed)
+    _emit(payload)
+    problems = []
+    signature = _signature_problem(spec, payload["signature"])
+    if signature:
+        problems.append(signature)
+    if payload.get("saves", "ok") != "ok":
+        problems.append(f"a model compiled with the metric could not be saved and loaded back: {payload['saves']}")
+    for index, (entry, want) in enumerate(zip(payload["cases"], expected), start=1):
+        if show and "description" in entry:
+            _print_rows(f"Case {index} ({_case_text(spec, entry['case'])}), your {spec.function}:", entry["description"])
+        found = _compare(spec, entry, want)
+        problems += [f"case {index} ({_case_text(spec, entry['case'])}): {p}" for p in found]
+    if not problems and spec.kind != "metric":
+        # The same settings at other sizes must give the same structure (only shapes may change).
+        case = exercises.challenge_case(exercise, "public", random.SystemRandom().randrange(2**31))
+        entry = _describe_case(spec, answer, dict(case, numbers=False), None)
+        found = (_compare(spec, entry, None) if "error" in entry else
+                 structure.differences(structure.without_shapes(entry["description"]),
+                                       structure.without_shapes(expected[0]), spec.free, spec.output_names))
+        problems += [f"at other sizes ({_case_text(spec, case)}): {p}" for p in found]
+    if problems:
+        _fail(f"{spec.function} does not match what the exercise asks for:", problems)
+    print("All tests passed!")
+
+
+def record(exercise: str, answer: Any) -> None:
+    """The hidden check of ``exercise``: evidence for the grader (and a local check where possible)."""
+    __tracebackhide__ = True
+    spec = exercises.EXERCISES[exercise]
+    seed = challenge_seed()
+    payload = collect(exercise, answer, "hidden", seed)
+    _emit(payload)
+    references = _references()
+    if references is None:
+        print(f"Hidden checks for {spec.function} recorded; the grader judges them.")
+        return
+    problems = []
+    signature = _signature_problem(spec, payload["signature"])
+    if signature:
+        problems.append(signature)
+    if payload.get("saves", "ok") != "ok":
+        problems.append(f"a model compiled with the metric could not be saved and loaded back: {payload['saves']}")
+    for entry in payload["cases"]:
+        want = references.expected(exercise, entry["case"], seed=None)
+        problems += [f"with {_case_text(spec, entry['case'])}: {p}" for p in _compare(spec, entry, want)]
+    if problems:
+        _fail(f"Hidden checks for {spec.function} found a difference:", problems)
+    print(f"Hidden checks for {spec.function} passed.")

@@ -1,0 +1,410 @@
+"""One structural comparison: a built Keras model described as plain data, and compared.
+
+``describe(model)`` turns a model into JSON-ready data::
+
+    {"layers": [[class_name, output_shape, settings, inputs], ...], "outputs": [layer numbers]}
+
+* one row per layer, in ``model.layers`` order, numbered from 1 (layer 1 is normally the Input);
+* ``output_shape``: the shape of the tensor the layer produced in this model, e.g. ``(None, 96, 128, 32)``;
+* ``settings``: every architecture setting from the layer's config that differs from the layer's own
+  default (kernel size, strides, padding, dilation, groups, activation, use_bias, pool size,
+  interpolation, axis, rate, negative slope, initializers, regularizers, ...), plus the non-tensor
+  arguments recorded on the layer's call (a hard-coded ``training=True`` shows as ``"call training": True``)
+  and, for a class that is not Keras's own, where it was defined;
+* ``inputs``: the numbers of the layers whose outputs feed this layer, in the order they are passed;
+* ``outputs``: the numbers of the layers whose tensors the model (the block) returns, in order.
+
+``differences(got, want, free=...)`` explains every difference in one student-readable line each,
+and ``assert_same`` raises ``AssertionError`` with them. A setting listed in ``free`` is ignored
+(``("*", "bias_initializer")``: on every layer; ``("Conv2DTranspose", "kernel_initializer")``: on
+that class; ``("output", "kernel_initializer")``: on the layers that produce the model's outputs).
+
+Nothing here imports TensorFlow at import time; a model is described with the Keras that built it.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+import numbers
+from typing import Any, Iterable, Sequence
+
+from . import _keras, _style
+from .layer_summary import require_model as _require_model
+
+__all__ = ["describe", "differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN"]
+
+#: At most this many differences are listed; the first ones matter most.
+MAX_PROBLEMS_SHOWN = 12
+
+Free = Iterable[tuple[str, str]]
+
+#: Config keys that never count: identity, bookkeeping, and the InputLayer's shape (its output shape counts).
+_IGNORED_KEYS = frozenset({"name", "trainable", "dtype", "dtype_policy", "autocast", "build_config", "seed",
+                           "batch_input_shape", "batch_shape", "input_shape", "sparse", "ragged",
+                           "optional", "input_tensor", "synchronized"})
+_ROW_HELP = "[class_name, output_shape, settings, inputs]"
+
+
+# ----------------------------------------------------------------------------------------- describing
+
+def _plain(value: Any) -> Any:
+    """Lists to tuples, numbers to plain Python numbers, serialized Keras objects to short names."""
+    if isinstance(value, dict):
+        if "class_name" in value:
+            return _object_name(value)
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return repr(value)
+
+
+def _object_name(serialized: dict[str, Any]) -> str:
+    """``HeNormal`` for ``{"class_name": "HeNormal", "config": {"seed": None}}``; settings in brackets."""
+    name = str(serialized.get("class_name"))
+    config = serialized.get("config")
+    if name == "function" and isinstance(config, str):  # a plain function, e.g. an activation
+        return config
+    extra = {k: v for k, v in (config or {}).items() if k not in ("seed", "name", "dtype") and v is not None} \
+        if isinstance(config, dict) else {}
+    if not extra:
+        return name
+    return f"{name}({', '.join(f'{k}={_plain(v)!r}' for k, v in sorted(extra.items()))})"
+
+
+def _normal_settings(layer: Any, config: dict[str, Any], rank: int | None) -> dict[str, Any]:
+    out = {}
+    for key, value in config.items():
+        if key in _IGNORED_KEYS:
+            continue
+        value = _plain(value)
+        if key == "activation" and value is None:
+            value = "linear"
+        if key == "axis" and rank:  # -1 and 3 are the same axis of a 4-D tensor
+            value = _positive_axis(value, rank)
+        out[key] = value
+    return out
+
+
+def _positive_axis(value: Any, rank: int) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value % rank if -rank <= value < rank else value
+    if isinstance(value, tuple) and len(value) == 1:
+        return _positive_axis(value[0], rank)
+    return value
+
+
+_DEFAULTS_CACHE: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+
+
+def _required(cls: type) -> list[str]:
+    """The arguments ``cls(...)`` cannot do without (``filters``, ``kernel_size``, ``rate``...)."""
+    try:
+        params = inspect.signature(cls.__init__).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.name != "self" and p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _defaults(layer: Any, config: dict[str, Any], rank: int | None) -> dict[str, Any] | None:
+    """The settings a fresh layer of the same class has when given only its required arguments."""
+    cls = type(layer)
+    required = _required(cls)
+    if any(name not in config for name in required):
+        return None
+    args = {name: config[name] for name in required}
+    key = (cls, rank, repr(sorted(args.items())))
+    if key not in _DEFAULTS_CACHE:
+        try:
+            fresh = cls(**args)
+            _DEFAULTS_CACHE[key] = _normal_settings(fresh, fresh.get_config(), rank)
+        except Exception:  # a class that cannot be made from its required arguments alone
+            _DEFAULTS_CACHE[key] = None
+    return _DEFAULTS_CACHE[key]
+
+
+def _node_in(layer: Any, model_nodes: Any) -> Any:
+    nodes = list(getattr(layer, "_inbound_nodes", []) or [])
+    if model_nodes is not None:
+        for node in nodes:
+            if node in model_nodes:
+                return node
+    return nodes[0] if nodes else None
+
+
+def _node_tensors(node: Any) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """(input tensors in order, non-tensor positional args, non-tensor keyword args) of one layer call."""
+    arguments = getattr(node, "arguments", None)
+    if arguments is not None:  # Keras 3
+        args, kwargs = list(arguments.args), dict(arguments.kwargs)
+    else:  # Keras 2 (tf-keras)
+        args, kwargs = list(getattr(node, "call_args", ()) or ()), dict(getattr(node, "call_kwargs", {}) or {})
+    tensors: list[Any] = []
+
+    def collect(value: Any) -> bool:
+        if _keras.is_symbolic_tensor(value) or hasattr(value, "_keras_history"):
+            tensors.append(value)
+            return True
+        if isinstance(value, (list, tuple)):
+            found = [collect(v) for v in value]
+            return bool(found) and all(found)
+        return False
+
+    plain_args = [a for a in args if not collect(a)]
+    plain_kwargs = {k: v for k, v in kwargs.items() if not collect(v)}
+    return tensors, plain_args, plain_kwargs
+
+
+def _call_settings(layer: Any, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The non-tensor call arguments that differ from the call's defaults: ``{"call training": True}``.
+
+    Keras 3 records the default of ``training`` on the node (``Dropout``: ``False``), so a value equal
+    to the default of ``layer.call`` counts as not passed.
+    """
+    try:
+        params = list(inspect.signature(layer.call).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    names = [p.name for p in params if p.name != "self"][1:]  # after the inputs
+    named: dict[str, Any] = {}
+    for index, value in enumerate(args):
+        named[names[index] if index < len(names) else f"argument {index + 2}"] = value
+    named.update(kwargs)
+    return {f"call {k}": _plain(v) for k, v in sorted(named.items())
+            if not (k in defaults and _plain(v) == _plain(defaults[k])) and not (k == "mask" and v is None)}
+
+
+def _tensor_ref(tensor: Any, numbers_by_layer: dict[int, int]) -> Any:
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return "?"
+    layer, _node_index, tensor_index = history[0], history[1], history[2]
+    number = numbers_by_layer.get(id(layer), "?")
+    return number if not tensor_index else f"{number}:{tensor_index}"
+
+
+def _output_shape(node: Any, layer: Any) -> Any:
+    outputs = getattr(node, "outputs", None) or getattr(node, "output_tensors", None)
+    if outputs is None:
+        outputs = _keras.first_call(layer, "output")
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    shapes = [_keras.shape_tuple(t.shape) for t in outputs if t is not None]
+    return shapes[0] if len(shapes) == 1 else tuple(shapes)
+
+
+def describe(model: Any) -> dict[str, Any]:
+    """The model as plain data: ``{"layers": [[class, shape, settings, inputs], ...], "outputs": [...]}``.
+
+    Raises ``TypeError`` with an explanation when ``model`` is not a Keras model.
+    """
+    _require_model(model, "describe()")
+    layers = _keras.model_layers(model)
+    numbers_by_layer = {id(layer): index for index, layer in enumerate(layers, start=1)}
+    model_nodes = getattr(model, "_nodes", None)
+    rows = []
+    for layer in layers:
+        node = _node_in(layer, model_nodes)
+        shape = _output_shape(node, layer) if node is not None else None
+        rank = len(shape) if isinstance(shape, tuple) and shape and not isinstance(shape[0], tuple) else None
+        try:
+            config = layer.get_config()
+        except Exception:  # a custom layer without get_config
+            config = {}
+        settings = _normal_settings(layer, config, rank)
+        defaults = _defaults(layer, config, rank)
+        if defaults is not None:  # the required arguments (filters, kernel_size, rate) always show
+            required = _required(type(layer))
+            settings = {k: v for k, v in settings.items()
+                        if k in required or k not in defaults or not same_value(v, defaults[k])}
+        inputs: list[Any] = []
+        if node is not None and type(layer).__name__ != "InputLayer":
+            tensors, args, kwargs = _node_tensors(node)
+            inputs = [_tensor_ref(t, numbers_by_layer) for t in tensors]
+            settings.update(_call_settings(layer, args, kwargs))
+        module = type(layer).__module__.split(".", 1)[0]
+        if module not in _keras.KERAS_PACKAGES:
+            settings["defined in"] = type(layer).__module__
+        rows.append([type(layer).__name__, shape, dict(sorted(settings.items())), inputs])
+    outputs = [_tensor_ref(t, numbers_by_layer) for t in model.outputs]
+    return {"layers": rows, "outputs": outputs}
+
+
+# ----------------------------------------------------------------------------------------- comparing
+
+def same_value(got: Any, want: Any) -> bool:
+    """Equal, treating lists and tuples alike and numbers with a small float tolerance."""
+    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
+        return len(got) == len(want) and all(same_value(g, w) for g, w in zip(got, want))
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in got)
+    if isinstance(got, bool) or isinstance(want, bool):
+        return got is want or (isinstance(got, bool) and isinstance(want, bool) and got == want)
+    if isinstance(got, numbers.Real) and isinstance(want, numbers.Real):
+        return math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9)
+    return bool(got == want)
+
+
+def _validate(description: Any, role: str) -> dict[str, Any]:
+    if _keras.is_keras_model(description):
+        raise TypeError(f"the {role} should be the data describe(model) returns, got a Keras model: "
+                        "call describe(model) first.")
+    if not isinstance(description, dict) or not isinstance(description.get("layers"), (list, tuple)) \
+            or not isinstance(description.get("outputs"), (list, tuple)):
+        raise TypeError(f"the {role} should be a dict with 'layers' and 'outputs', as describe(model) returns, "
+                        f"got {_keras.describe(description)}.")
+    for index, row in enumerate(description["layers"], start=1):
+        if not (isinstance(row, (list, tuple)) and len(row) == 4 and isinstance(row[0], str)
+                and isinstance(row[2], dict) and isinstance(row[3], (list, tuple))):
+            raise TypeError(f"layer {index} of the {role} should be {_ROW_HELP}, got {row!r}.")
+    return description
+
+
+def _is_free(free: Sequence[tuple[str, str]], class_name: str, key: str, is_output: bool) -> bool:
+    for selector, name in free:
+        if name != key:
+            continue
+        if selector == "*" or selector == class_name or (selector == "output" and is_output):
+            return True
+    return False
+
+
+def _show(value: Any) -> str:
+    return "none (linear)" if value == "linear" else repr(value)
+
+
+class _Report:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+        self.problems: list[str] = []
+
+    def layer(self, number: int, class_name: str) -> str:
+        return _style.paint(f"layer {number} ({class_name})", "bold", self.colour)
+
+    def got(self, value: Any) -> str:
+        return _style.paint(_show(value), "red", self.colour)
+
+    def want(self, value: Any) -> str:
+        return _style.paint(_show(value), "green", self.colour)
+
+    def add(self, text: str) -> None:
+        self.problems.append(text)
+
+
+def _compare_row(report: _Report, number: int, got: Sequence[Any], want: Sequence[Any],
+                 free: Sequence[tuple[str, str]], is_output: bool, want_number: int | None = None) -> None:
+    class_name = want[0]
+    where = report.layer(number, class_name)
+    if not same_value(got[1], want[1]):
+        report.add(f"{where}: output shape is {report.got(got[1])}, expected {report.want(want[1])}")
+    got_settings, want_settings = dict(got[2]), dict(want[2])
+    for key in sorted(set(got_settings) | set(want_settings)):
+        if _is_free(free, class_name, key, is_output):
+            continue
+        if key in got_settings and key in want_settings:
+            if not same_value(got_settings[key], want_settings[key]):
+                report.add(f"{where}: {key} is {report.got(got_settings[key])}, expected {report.want(want_settings[key])}")
+        elif key in got_settings:
+            value = got_settings[key]
+            if key == "activation":
+                report.add(f"{where}: activation is {report.got(value)}, expected none")
+            elif key.startswith("call "):
+                report.add(f"{where}: called with {key[5:]}={report.got(value)}, expected no {key[5:]} argument "
+                           "(let Keras pass it)")
+            else:
+                report.add(f"{where}: {key} is {report.got(value)}, expected it left at Keras's default")
+        else:
+            report.add(f"{where}: {key} is left at Keras's default, expected {report.want(want_settings[key])}")
+    if not same_value(list(got[3]), list(want[3])):
+        report.add(f"{where}: takes its inputs from layers {report.got(list(got[3]))}, expected layers "
+                   f"{report.want(list(want[3]))}" + (" — check which tensors you pass and in what order"
+                                                      if sorted(map(str, got[3])) == sorted(map(str, want[3]))
+                                                      else ""))
+
+
+def _a(name: str) -> str:
+    return "an" if name[:1].lower() in "aeiou" else "a"
+
+
+def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None) -> list[str]:
+    """Every way the description ``got`` differs from ``want``, one student-readable line each."""
+    got, want = _validate(got, "first argument (your model's description)"), _validate(want, "expected description")
+    free = list(free)
+    report = _Report(_style.colour_enabled())
+    got_rows, want_rows = list(got["layers"]), list(want["layers"])
+    want_outputs = {str(o) for o in want["outputs"]}
+    if len(got_rows) == len(want_rows):
+        for number, (g, w) in enumerate(zip(got_rows, want_rows), start=1):
+            if g[0] != w[0]:
+                report.add(f"{_style.paint(f'layer {number}', 'bold', report.colour)} is {_a(g[0])} "
+                           f"{report.got(g[0])} layer, expected {_a(w[0])} {report.want(w[0])} layer — check which "
+                           "layers you use and their order")
+            else:
+                _compare_row(report, number, g, w, free, str(number) in want_outputs)
+    else:
+        report.add(f"the model has {len(got_rows)} layers, expected {len(want_rows)}")
+        matcher = difflib.SequenceMatcher(None, [r[0] for r in got_rows], [r[0] for r in want_rows], autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            paired = min(i2 - i1, j2 - j1) if tag in ("equal", "replace") else 0
+            for offset in range(paired):
+                g, w = got_rows[i1 + offset], want_rows[j1 + offset]
+                if tag == "equal":
+                    _compare_row(report, i1 + offset + 1, g, w, free, str(j1 + offset + 1) in want_outputs)
+                else:
+                    report.add(f"layer {i1 + offset + 1} is {_a(g[0])} {report.got(g[0])} layer, expected "
+                               f"{_a(w[0])} {report.want(w[0])} layer")
+            for index in range(i1 + paired, i2):
+                report.add(f"{report.layer(index + 1, got_rows[index][0])} is extra: the expected model has no "
+                           f"{got_rows[index][0]} there — remove it, or check the condition that adds it")
+            for index in range(j1 + paired, j2):
+                where = "at the start" if i2 == 0 else f"after {report.layer(i2, got_rows[i2 - 1][0])}"
+                report.add(f"missing {_a(want_rows[index][0])} {report.want(want_rows[index][0])} layer {where}: "
+                           f"expected {report.want(list(want_rows[index]))}")
+    if not same_value(list(got["outputs"]), list(want["outputs"])) and len(got_rows) == len(want_rows):
+        names = f" ({', '.join(output_names)})" if output_names else ""
+        report.add(f"it returns the outputs of layers {report.got(list(got['outputs']))}, expected layers "
+                   f"{report.want(list(want['outputs']))}{names} — check what you return, and in what order")
+    return report.problems
+
+
+def assert_same(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None,
+                title: str = "Your model does not match the expected one") -> None:
+    """Raise ``AssertionError`` listing every difference between two descriptions (none: return quietly)."""
+    __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback a student reads
+    problems = differences(got, want, free, output_names)
+    if not problems:
+        return
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    lines = [_style.paint(title + " (layers counted from 1, as in the list printed above):", "bold",
+                          _style.colour_enabled()), *(f"  - {p}" for p in shown)]
+    if len(problems) > len(shown):
+        lines.append(f"  ... and {len(problems) - len(shown)} more; fix the first ones first.")
+    raise AssertionError("\n".join(lines))
+
+
+def require_model(model: Any, caller: str) -> None:
+    """Raise a student-readable ``TypeError`` unless ``model`` is a Keras model."""
+    _require_model(model, caller)
+
+
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a symbolic Keras tensor (what calling a layer on an ``Input`` gives)."""
+    return _keras.is_symbolic_tensor(value)
+
+
+def what_is(value: Any) -> str:
+    """A short, student-readable description of what ``value`` is."""
+    return _keras.describe(value)
+
+
+def without_shapes(description: dict[str, Any]) -> dict[str, Any]:
+    """The description with every output shape blanked: the structure that does not depend on sizes."""
+    return {"layers": [[row[0], None, row[2], row[3]] for row in description["layers"]],
+            "outputs": list(description["outputs"])}
