@@ -192,7 +192,9 @@ def _tensor_ref(tensor: Any, numbers_by_layer: dict[int, int]) -> Any:
 
 
 def _output_shape(node: Any, layer: Any) -> Any:
-    outputs = getattr(node, "outputs", None) or getattr(node, "output_tensors", None)
+    outputs = getattr(node, "outputs", None)
+    if outputs is None:
+        outputs = getattr(node, "output_tensors", None)
     if outputs is None:
         outputs = _keras.first_call(layer, "output")
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]

@@ -16,7 +16,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from autograder.judge.verdict import MIME, ReferenceCache, judge_cell
+from autograder.judge.verdict import MIME, ReferenceCache, Verdict, judge_cell
 
 __all__ = ["JudgeEvidence", "VERDICT_ERROR", "EVIDENCE_ERROR"]
 
@@ -57,7 +57,12 @@ class JudgeEvidence(NbGraderPreprocessor):
             return cell, resources
         if any(output.get("output_type") == "error" for output in kept):
             return cell, resources  # already failed in the kernel
-        verdict = judge_cell(self._notebook, meta["grade_id"], payloads, self.challenge, self._cache)
+        try:
+            verdict = judge_cell(self._notebook, meta["grade_id"], payloads, self.challenge, self._cache)
+        except Exception as error:  # evidence the comparison cannot digest is bad evidence, never a pass
+            self.log.warning("judging %s failed: %r", meta["grade_id"], error)
+            verdict = Verdict(False, f"the grader could not read this cell's evidence ({type(error).__name__})",
+                              bad_evidence=True)
         if verdict is None or verdict.ok:
             return cell, resources
         line = f"The grader's check of this cell failed: {verdict.reason}"

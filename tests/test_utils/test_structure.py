@@ -1,0 +1,104 @@
+"""The structural comparison: equivalent code gives the same description, every stated setting shows."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+from test_utils import exercises, strip_ansi, structure
+
+from autograder.judge import references
+
+
+def _described(keras: Any, block: Callable[..., Any], *shapes: tuple[int, ...], **kwargs: Any) -> dict[str, Any]:
+    inputs = [keras.Input(shape) for shape in shapes]
+    out = block(*inputs, **kwargs)
+    return structure.describe(keras.Model(inputs if len(inputs) > 1 else inputs[0], list(out) if isinstance(out, tuple) else out))
+
+
+def _conv(layers: Any, *, activation: Any = "relu", second: dict[str, Any] | None = None, train: bool = False,
+          swap: bool = False) -> Callable[..., Any]:
+    def block(inputs: Any = None, n_filters: int = 32, dropout_prob: float = 0, max_pooling: bool = True) -> Any:
+        x = layers.Conv2D(n_filters, 3, padding="same", activation=activation, kernel_initializer="he_normal")(inputs)
+        x = layers.Conv2D(n_filters, 3, **{"padding": "same", "activation": "relu", "kernel_initializer": "he_normal",
+                                           **(second or {})})(x)
+        if train:
+            x = layers.BatchNormalization()(x, training=True)
+        out = layers.MaxPooling2D((2, 2))(x) if max_pooling else x
+        return (x, out) if swap else (out, x)
+    return block
+
+
+def test_reference_description_is_plain_data(keras: Any) -> None:
+    got = _described(keras, references.conv_block, (16, 16, 3), n_filters=4)
+    rows = got["layers"]
+    assert [row[0] for row in rows] == ["InputLayer", "Conv2D", "Conv2D", "MaxPooling2D"]
+    assert rows[1][2] == {"activation": "relu", "filters": 4, "kernel_initializer": "HeNormal",
+                          "kernel_size": (3, 3), "padding": "same"}
+    assert rows[2][3] == [2] and got["outputs"] == [4, 3]
+
+
+def test_equivalent_spellings_describe_alike(keras: Any, layers: Any) -> None:
+    want = _described(keras, references.upsampling_block, (4, 4, 8), (8, 8, 6), n_filters=5)
+
+    def rewritten(expansive_input: Any, contractive_input: Any, n_filters: int = 32) -> Any:
+        up = layers.Conv2DTranspose(filters=n_filters, kernel_size=(3, 3), strides=(2, 2), padding="same",
+                                    dilation_rate=1)(expansive_input)
+        x = layers.concatenate([up, contractive_input], axis=-1)
+        for _ in range(2):
+            x = layers.Conv2D(n_filters, (3, 3), strides=1, padding="same", activation=keras.activations.relu,
+                              kernel_initializer=keras.initializers.HeNormal())(x)
+        return x
+
+    assert structure.differences(_described(keras, rewritten, (4, 4, 8), (8, 8, 6), n_filters=5), want) == []
+
+
+@pytest.mark.parametrize("mistake, expected_text", [
+    ({"second": {"dilation_rate": 2}}, "dilation_rate is (2, 2), expected it left at Keras's default"),
+    ({"second": {"kernel_initializer": "glorot_uniform"}}, "kernel_initializer is"),
+    ({"swap": True}, "it returns the outputs of layers"),
+    ({"activation": None}, "activation is left at Keras's default, expected 'relu'"),
+])
+def test_each_stated_setting_is_explained(keras: Any, layers: Any, legacy: bool, mistake: dict[str, Any],
+                                          expected_text: str) -> None:
+    want = _described(keras, references.conv_block, (16, 16, 3), n_filters=4)
+    got = _described(keras, _conv(layers, **mistake), (16, 16, 3), n_filters=4)
+    problems = [strip_ansi(p) for p in structure.differences(got, want)]
+    assert any(expected_text in p for p in problems), problems
+
+
+def test_hard_coded_training_flag_shows(keras: Any, layers: Any, legacy: bool) -> None:
+    if legacy:
+        pytest.skip("Keras 2 keeps call arguments elsewhere")
+
+    def forced(inputs: Any = None, n_filters: int = 32, dropout_prob: float = 0, max_pooling: bool = True) -> Any:
+        x = inputs
+        for _ in range(2):
+            x = layers.Conv2D(n_filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+            x = layers.LeakyReLU(negative_slope=0.1)(layers.BatchNormalization()(x, training=True))
+        return (layers.MaxPooling2D(2)(x) if max_pooling else x), x
+
+    want = _described(keras, references.bn_conv_block, (8, 8, 3), n_filters=4)
+    problems = [strip_ansi(p) for p in structure.differences(_described(keras, forced, (8, 8, 3), n_filters=4), want)]
+    assert problems == ["layer 3 (BatchNormalization): called with training=True, expected no training argument "
+                        "(let Keras pass it)",
+                        "layer 6 (BatchNormalization): called with training=True, expected no training argument "
+                        "(let Keras pass it)"]
+
+
+def test_free_settings_are_ignored() -> None:
+    spec = exercises.EXERCISES["unet_model"]
+    case = {"kwargs": {"input_size": [16, 16, 1], "n_filters": 2, "n_classes": 3}}
+    want = structure.describe(exercises.build("unet_model", references.unet_model, case))
+    got = {"layers": [list(row) for row in want["layers"]], "outputs": list(want["outputs"])}
+    head = got["layers"][-1]
+    head[2] = {**head[2], "kernel_initializer": "HeNormal", "bias_initializer": "Ones"}  # never stated
+    assert structure.differences(got, want, spec.free) == []
+    assert len(structure.differences(got, want)) == 2  # they count where the exercise does not free them
+    head[2]["padding"] = "valid"
+    assert len(structure.differences(got, want, spec.free)) == 1
+
+
+def test_description_validation_names_the_problem() -> None:
+    with pytest.raises(TypeError, match="should be a dict with 'layers' and 'outputs'"):
+        structure.differences([["Conv2D"]], {"layers": [], "outputs": []})
