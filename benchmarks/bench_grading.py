@@ -14,6 +14,11 @@ happens in a temporary course; the real course is not touched.
 
     .venv/bin/python benchmarks/bench_grading.py --quick            # N=2, no size sweep
     .venv/bin/python benchmarks/bench_grading.py --n 4 --sizes 10,100
+    .venv/bin/python benchmarks/bench_grading.py --baseline /tmp/before --n 4 --pairs 2   # before/after
+
+``--baseline KIT`` grades the same correct submissions with another checkout of the kit (with its own
+``.venv``, e.g. a ``git worktree`` of an earlier commit), alternating with this one (A B B A ...), and prints
+the per-submission time of each and their ratio: a change's cost, measured side by side in one run.
 """
 from __future__ import annotations
 
@@ -36,17 +41,17 @@ ASSIGNMENT = "unet"
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
 
 
-def env() -> dict[str, str]:
+def env(python: Path | None = None, kit: Path = REPO) -> dict[str, str]:
     """PATH with the venv first (nbgrader runs alembic), quiet TensorFlow."""
-    bin_dir = str(Path(sys.executable).parent)
+    bin_dir = str((python or Path(sys.executable)).parent)
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "TF_CPP_MIN_LOG_LEVEL": "3",
-            "PYTHONPATH": str(REPO)}
+            "PYTHONPATH": str(kit)}
 
 
-def run(cmd: list[str], cwd: Path, timeout: float = 7200) -> float:
+def run(cmd: list[str], cwd: Path, timeout: float = 7200, python: Path | None = None, kit: Path = REPO) -> float:
     """Run a command, fail loudly, return its wall time."""
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, env=env(python, kit), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise SystemExit(f"Error: {' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     return time.monotonic() - t0
@@ -59,7 +64,7 @@ def solutions(root: Path) -> dict[str, str]:
     return answer_sources(root / "source" / ASSIGNMENT / NOTEBOOK)
 
 
-def make_course(root: Path, dest: Path, n: int) -> Path:
+def make_course(root: Path, dest: Path, n: int, python: Path | None = None) -> Path:
     """A temporary course with the assignment released and ``n`` correct submissions."""
     dest.mkdir(parents=True)
     shutil.copytree(root / "source" / ASSIGNMENT, dest / "source" / ASSIGNMENT)
@@ -67,7 +72,8 @@ def make_course(root: Path, dest: Path, n: int) -> Path:
     for name in ("data",):
         if (root / name).exists():
             (dest / name).symlink_to(root / name)
-    run([str(Path(sys.executable).with_name("nbgrader")), "generate_assignment", ASSIGNMENT, "--force"], dest)
+    python = python or Path(sys.executable)
+    run([str(python.with_name("nbgrader")), "generate_assignment", ASSIGNMENT, "--force"], dest, python=python, kit=root)
     from autograder.examples import UNET_EXAMPLES, build_submission
 
     correct = UNET_EXAMPLES[0]  # the instructor's solution, filled into the released notebook
@@ -151,16 +157,41 @@ def _is_fork(p: psutil.Process) -> bool:
         return False
 
 
-def grade_parallel(course: Path, jobs: int, *extra: str) -> tuple[float, list[float]]:
+def grade_parallel(course: Path, jobs: int, *extra: str, python: Path | None = None,
+                   kit: Path = REPO) -> tuple[float, list[float]]:
     """Wall time of ``python -m autograder grade`` and the per-submission durations it recorded."""
-    wall = run([sys.executable, "-m", "autograder", "--root", str(course), "grade", ASSIGNMENT,
-                "--jobs", str(jobs), "--no-progress", *extra], REPO)
+    wall = run([str(python or sys.executable), "-m", "autograder", "--root", str(course), "grade", ASSIGNMENT,
+                "--jobs", str(jobs), "--no-progress", *extra], kit, python=python, kit=kit)
     ledger = course / "autograded" / ".autograder" / ASSIGNMENT
     durations = [json.loads(p.read_text())["duration_s"] for p in ledger.glob("*.json")]
     statuses = {json.loads(p.read_text())["status"] for p in ledger.glob("*.json")}
     if statuses != {"graded"}:
         print(f"warning: statuses {statuses}", file=sys.stderr)
+    with open(course / "grades.csv") as fh:
+        scores = {line.split(",")[2] == line.split(",")[3] for line in list(fh)[1:]}
+    if scores != {True}:
+        print("warning: a correct submission lost points", file=sys.stderr)
     return wall, durations
+
+
+def compare_with_baseline(baseline: Path, n: int, jobs: int, pairs: int, tmp: Path) -> dict[str, float]:
+    """Per-submission worker time of this kit and of ``baseline``, graded in turn on the same submissions."""
+    kits = {"after": (REPO, Path(sys.executable)), "before": (baseline, baseline / ".venv" / "bin" / "python")}
+    durations: dict[str, list[float]] = {"after": [], "before": []}
+    walls: dict[str, list[float]] = {"after": [], "before": []}
+    order = [name for i in range(pairs) for name in (("after", "before") if i % 2 == 0 else ("before", "after"))]
+    for index, name in enumerate(order):
+        root, python = kits[name]
+        course = make_course(root, tmp / f"{name}{index}", n, python)
+        wall, got = grade_parallel(course, jobs, python=python, kit=root)
+        durations[name] += got
+        walls[name].append(wall)
+        shutil.rmtree(course, ignore_errors=True)
+    median = {name: sorted(v)[len(v) // 2] for name, v in durations.items()}
+    return {"before_per_submission_s": median["before"], "after_per_submission_s": median["after"],
+            "per_submission_ratio": median["after"] / median["before"],
+            "before_wall_s": sum(walls["before"]) / len(walls["before"]),
+            "after_wall_s": sum(walls["after"]) / len(walls["after"])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +205,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cold", action="store_true",
                    help="also grade with --no-warm (fresh worker and kernel per submission) for comparison")
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
+    p.add_argument("--baseline", type=Path, help="another checkout of the kit with its own .venv: compare only")
+    p.add_argument("--pairs", type=int, default=2, help="with --baseline: how many before/after pairs")
     args = p.parse_args(argv)
+    if args.baseline:
+        if not (args.baseline / ".venv" / "bin" / "python").exists():
+            print(f"Error: {args.baseline}/.venv/bin/python not found — give a checkout with its own virtual "
+                  "environment", file=sys.stderr)
+            return 2
+        with tempfile.TemporaryDirectory(prefix="ag-bench-") as tmp:
+            figures = compare_with_baseline(args.baseline, args.n, args.jobs, args.pairs, Path(tmp))
+        print(f"per submission (in worker), median of {args.pairs * args.n} each, --jobs {args.jobs}")
+        print(f"  before ({args.baseline}) : {figures['before_per_submission_s']:6.2f} s"
+              f"   (run wall {figures['before_wall_s']:.1f} s)")
+        print(f"  after  (this kit)        : {figures['after_per_submission_s']:6.2f} s"
+              f"   (run wall {figures['after_wall_s']:.1f} s)")
+        print(f"  after / before           : {figures['per_submission_ratio']:6.2f}x (goal <= 1.15x)")
+        if args.out:
+            args.out.write_text(json.dumps(figures, indent=1))
+        return 0
     if args.quick:
         args.n, args.sizes = 2, ""
     if not (args.root / "release" / ASSIGNMENT / NOTEBOOK).exists():
