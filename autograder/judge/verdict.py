@@ -7,20 +7,24 @@ computed here, in the grader's process.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from test_utils import exercises, structure
 from test_utils._style import strip_ansi
 from test_utils.evidence import MIME, SCHEMA
 
-__all__ = ["MIME", "MAX_EVIDENCE_BYTES", "Verdict", "exercise_of", "judge_cell", "ReferenceCache"]
+__all__ = ["MIME", "MAX_EVIDENCE_BYTES", "NOTEBOOK_EXERCISES", "Verdict", "exercise_of", "judge_cell",
+           "ReferenceCache", "cases_to_judge", "prepare"]
 
 #: Largest evidence output accepted, in bytes of JSON.
 MAX_EVIDENCE_BYTES = 1_000_000
@@ -57,31 +61,77 @@ def exercise_of(notebook: str, grade_id: str) -> tuple[str, str] | None:
 
 
 class ReferenceCache:
-    """Reference evidence by (exercise, case, seed): in memory, and in ``folder`` shared by a run's workers."""
+    """Reference evidence by (exercise, case, seed): in memory, and in ``folder`` shared by a run's workers.
 
-    def __init__(self, folder: str | None = None) -> None:
+    A case without numbers does not depend on the seed, so its key leaves the seed out. Whoever
+    computes a missing entry holds ``folder/.lock`` meanwhile, so a run computes each reference once
+    (``python -m autograder.judge prepare`` fills the folder while the first notebooks run).
+    """
+
+    def __init__(self, folder: str | Path | None = None, wait_s: float = 600.0) -> None:
         self.folder = Path(folder) if folder else None
+        self.wait_s = wait_s
         self.memory: dict[str, Any] = {}
 
+    @staticmethod
+    def key(exercise: str, case: dict[str, Any], seed: int) -> str:
+        """The entry's name: a hash of the exercise, the case and (for cases with numbers) the seed."""
+        used = seed if case.get("numbers") else None
+        return hashlib.sha256(json.dumps([exercise, case, used], sort_keys=True).encode()).hexdigest()[:32]
+
+    def _read(self, path: Path | None) -> Any:
+        if path is None or not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
     def get(self, exercise: str, case: dict[str, Any], seed: int) -> Any:
-        key = hashlib.sha256(json.dumps([exercise, case, seed], sort_keys=True).encode()).hexdigest()[:32]
+        """The reference's evidence for one case (computed here when no one has yet)."""
+        key = self.key(exercise, case, seed)
         if key in self.memory:
             return self.memory[key]
         path = self.folder / f"{key}.json" if self.folder else None
-        if path is not None and path.is_file():
-            try:
-                value = json.loads(path.read_text())
-                self.memory[key] = value
-                return value
-            except (OSError, ValueError):
-                pass
+        value = self._read(path)
+        if value is None:
+            with self._locked():
+                value = self._read(path)
+                if value is None:
+                    value = self._compute(exercise, case, seed, path)
+        self.memory[key] = value
+        return value
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self.folder is None:
+            yield
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / ".lock", "a")
+        except OSError:
+            yield
+            return
+        with handle:
+            deadline = time.monotonic() + self.wait_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        break  # compute without the lock rather than wait for ever
+                    time.sleep(0.2)
+            yield
+
+    @staticmethod
+    def _compute(exercise: str, case: dict[str, Any], seed: int, path: Path | None) -> Any:
         from autograder.judge import references
 
         value = json.loads(json.dumps(references.expected(exercise, case, seed)))  # plain JSON, as read back
-        self.memory[key] = value
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
                 with os.fdopen(fd, "w") as fh:
                     json.dump(value, fh)
@@ -89,6 +139,27 @@ class ReferenceCache:
             except OSError:
                 pass
         return value
+
+
+def cases_to_judge(exercise: str, part: str, seed: int) -> list[dict[str, Any]]:
+    """Every case the ``part`` check of ``exercise`` must cover in a run with ``seed``."""
+    return exercises.EXERCISES[exercise].cases(part) + [exercises.challenge_case(exercise, part, seed)]
+
+
+def prepare(notebooks: list[str], seed: int, folder: str | Path) -> int:
+    """Fill ``folder`` with the references of every judged cell of ``notebooks``; return how many."""
+    cache = ReferenceCache(folder)
+    count = 0
+    with cache._locked():
+        for notebook in notebooks:
+            for exercise in NOTEBOOK_EXERCISES.get(notebook, ()):
+                for part in ("public", "hidden"):
+                    for case in cases_to_judge(exercise, part, seed):
+                        path = cache.folder / f"{cache.key(exercise, case, seed)}.json" if cache.folder else None
+                        if cache._read(path) is None:
+                            cache._compute(exercise, case, seed, path)
+                        count += 1
+    return count
 
 
 # ------------------------------------------------------------------------------------- shape checks
@@ -228,7 +299,7 @@ def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int, cac
         return Verdict(False, f"malformed evidence: {error}", bad_evidence=True)
     if payload["exercise"] != exercise or payload["part"] != part or payload.get("challenge") != seed:
         return Verdict(False, "evidence is for another check or another grading run", bad_evidence=True)
-    cases = spec.cases(part) + [exercises.challenge_case(exercise, part, seed)]
+    cases = cases_to_judge(exercise, part, seed)
     got_cases = [entry["case"] for entry in payload["cases"]]
     if not structure.same_value(got_cases, cases):
         return Verdict(False, "evidence does not cover the cases this check runs", bad_evidence=True)
