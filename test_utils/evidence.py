@@ -108,6 +108,17 @@ def _signature_problem(spec: exercises.Exercise, signature: list[list[str]]) -> 
     return f"{spec.function}'s arguments or defaults were changed: keep {spec.function}({text})"
 
 
+def _general_problems(spec: exercises.Exercise, payload: dict[str, Any]) -> list[str]:
+    """What is wrong beyond the cases: a changed signature, a metric that cannot be saved."""
+    problems = []
+    signature = _signature_problem(spec, payload["signature"])
+    if signature:
+        problems.append(signature)
+    if payload.get("saves", "ok") != "ok":
+        problems.append(f"a model compiled with the metric could not be saved and loaded back: {payload['saves']}")
+    return problems
+
+
 def _metric_problems(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
     problems = []
     if got.get("name") != want["name"]:
@@ -188,12 +199,7 @@ def check(exercise: str, answer: Any, expected: Sequence[Any], *, summaries: Seq
     built = _summaries(spec, answer, summaries) if summaries else {}
     payload = collect(exercise, answer, "public", seed, built=built)
     _emit(payload)
-    problems = []
-    signature = _signature_problem(spec, payload["signature"])
-    if signature:
-        problems.append(signature)
-    if payload.get("saves", "ok") != "ok":
-        problems.append(f"a model compiled with the metric could not be saved and loaded back: {payload['saves']}")
+    problems = _general_problems(spec, payload)
     for index, (entry, want) in enumerate(zip(payload["cases"], expected), start=1):
         if show and "description" in entry:
             _print_rows(f"Case {index} ({_case_text(spec, entry['case'])}), your {spec.function}:", entry["description"])
@@ -223,12 +229,7 @@ def record(exercise: str, answer: Any) -> None:
     if references is None:
         print(f"Hidden checks for {spec.function} recorded; the grader judges them.")
         return
-    problems = []
-    signature = _signature_problem(spec, payload["signature"])
-    if signature:
-        problems.append(signature)
-    if payload.get("saves", "ok") != "ok":
-        problems.append(f"a model compiled with the metric could not be saved and loaded back: {payload['saves']}")
+    problems = _general_problems(spec, payload)
     for entry in payload["cases"]:
         want = references.expected(exercise, entry["case"], seed=None)
         problems += [f"with {_case_text(spec, entry['case'])}: {p}" for p in _compare(spec, entry, want)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import sys
 from pathlib import Path
 
@@ -75,18 +76,38 @@ def test_oracle_finds_a_swapped_concatenation(oracle, answers: dict[str, dict[st
 def test_oracle_accepts_the_demo_rewrite(oracle, answers: dict[str, dict[str, str]]) -> None:
     from autograder.examples import UNET_EXAMPLES
 
-    code = answers["unet"]["conv_block"]
-    for old, new in UNET_EXAMPLES[1].edits["conv_block"]:  # keywords, kernel_size=(3, 3), MaxPooling2D(2, strides=2)
+    code = answers["unet"]["upsampling_block"]
+    for old, new in UNET_EXAMPLES[1].edits["upsampling_block"]:  # tf.keras.layers.Concatenate(axis=-1)([...])
         code = _edit(code, old, new)
-    assert oracle.judge_code("unet", "conv_block", code).equivalent
+    verdict = oracle.judge_code("unet", "upsampling_block", code)
+    assert verdict.equivalent, verdict
 
 
 def test_oracle_sees_a_metric_mistake_only_hidden_settings_show(oracle, answers: dict[str, dict[str, str]]) -> None:
-    code = _edit(answers["unet_variants"]["mean_iou"],
-                 "        seen = union > 0\n        iou = tf.boolean_mask(intersection, seen) / tf.boolean_mask(union, seen)\n",
-                 "        iou = intersection / tf.maximum(union, 1.0)\n")
+    code = _edit(answers["unet_variants"]["mean_iou"], "num_classes=self.num_classes, dtype=tf.float64",
+                 "num_classes=5, dtype=tf.float64")  # right for the public check's 5 classes only
     verdict = oracle.judge_code("unet_variants", "mean_iou", code)
     assert not verdict.equivalent and not verdict.visible, verdict
+
+
+def test_oracle_mirrors_the_public_cells_cases() -> None:
+    """The oracle's copies of the public cases are those the public check cells run (test_utils.exercises)."""
+    pytest.importorskip("tensorflow")
+    exercises = pytest.importorskip("test_utils.exercises")
+    from benchmarks.mutants.oracle import PUBLIC_METRIC, SETTINGS
+
+    def plain(value):  # tuples -> lists, as in the JSON cases
+        return json.loads(json.dumps(value))
+
+    for name, spec in exercises.EXERCISES.items():
+        if spec.kind == "metric":
+            assert [plain(PUBLIC_METRIC[0]), plain(PUBLIC_METRIC[1])] == [c["classes"] for c in spec.public] + \
+                [[list(b) for b in c["batches"]] for c in spec.public], name
+            continue
+        mine = [{"kwargs": plain(s.kwargs)} if spec.kind == "unet" else {"inputs": plain(s.shapes), "kwargs": plain(s.kwargs)}
+                for s in SETTINGS[name] if s.public]
+        theirs = [{k: plain(v) for k, v in case.items() if k in ("inputs", "kwargs")} for case in spec.public]
+        assert mine == theirs, name
 
 
 @pytest.mark.slow
