@@ -153,16 +153,12 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
         state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
                      parallel=parallel, container=container, server=server)
         bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
-        prepare = _prepare_judge(state)
         try:
             scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
                           launch=lambda s, slot: _launch(state, s, slot),
                           finish=lambda s, slot, code, secs: _finish(state, s, code, secs, bar))
         finally:
             bar.close()
-            if prepare is not None and prepare.poll() is None:
-                prepare.kill()
-                prepare.wait()
             for job in state.jobs.values():
                 _cleanup(job, state)
             gb.close()
@@ -171,24 +167,6 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
     finally:
         if own_server:
             server.close()
-
-
-def _prepare_judge(state: _Run) -> subprocess.Popen | None:
-    """Build this run's references beside the first workers (``python -m autograder.judge prepare``).
-
-    Workers find them in ``judge-cache`` when they judge; one that gets there first waits for them.
-    Containers judge with references built inside each container.
-    """
-    from autograder.judge.verdict import NOTEBOOK_EXERCISES
-
-    notebooks = [nb.name for nb in state.definition.notebooks if nb.name in NOTEBOOK_EXERCISES]
-    if state.container is not None or not notebooks:
-        return None
-    with open(state.work / "judge-prepare.log", "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "autograder.judge", "prepare", "--seed", str(state.challenge),
-                                 "--cache", str(state.work / "judge-cache"), *notebooks],
-                                cwd=state.work, env=forkserver.worker_env(), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 def _sweep_stale_scratch() -> None:

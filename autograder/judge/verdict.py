@@ -88,10 +88,14 @@ class ReferenceCache:
             return None
 
     def get(self, exercise: str, case: dict[str, Any], seed: int) -> Any:
-        """The reference's evidence for one case (computed here when no one has yet)."""
+        """The reference's evidence for one case: frozen in the kit, cached by the run, or computed here."""
         key = self.key(exercise, case, seed)
         if key in self.memory:
             return self.memory[key]
+        frozen = frozen_references().get(key)
+        if frozen is not None:
+            self.memory[key] = frozen
+            return frozen
         path = self.folder / f"{key}.json" if self.folder else None
         value = self._read(path)
         if value is None:
@@ -139,6 +143,38 @@ class ReferenceCache:
             except OSError:
                 pass
         return value
+
+
+FROZEN = Path(__file__).with_name("frozen.json")
+_FROZEN: dict[str, Any] | None = None
+
+
+def frozen_references() -> dict[str, Any]:
+    """The references of every fixed case (no seed in them), computed once and kept in ``frozen.json``.
+
+    ``python -m autograder.judge freeze`` writes the file; a test keeps it equal to what the reference
+    builders give, so a run only builds the references of its challenge cases.
+    """
+    global _FROZEN
+    if _FROZEN is None:
+        try:
+            data = json.loads(FROZEN.read_text())
+            _FROZEN = data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            _FROZEN = {}
+    return _FROZEN
+
+
+def compute_frozen() -> dict[str, Any]:
+    """Key -> reference evidence for every fixed case of every judged exercise."""
+    out = {}
+    for names in NOTEBOOK_EXERCISES.values():
+        for exercise in names:
+            for part in ("public", "hidden"):
+                for case in exercises.EXERCISES[exercise].cases(part):
+                    if not case.get("numbers"):
+                        out[ReferenceCache.key(exercise, case, 0)] = ReferenceCache._compute(exercise, case, 0, None)
+    return out
 
 
 def cases_to_judge(exercise: str, part: str, seed: int) -> list[dict[str, Any]]:

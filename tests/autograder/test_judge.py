@@ -105,3 +105,11 @@ def test_preprocessor_scores_through_error_outputs(good: dict[str, Any]) -> None
     assert kinds[2] == ["stream", EVIDENCE_ERROR]       # conv_block's evidence in unet_model's cell
     assert all(evidence.MIME not in o.get("data", {}) for c in nb.cells for o in c.outputs)
     assert VERDICT_ERROR != EVIDENCE_ERROR
+
+
+def test_frozen_references_match_the_reference_builders() -> None:
+    """``autograder/judge/frozen.json`` is what the builders give today (else: python -m autograder.judge freeze)."""
+    from autograder.judge.verdict import compute_frozen, frozen_references
+
+    assert frozen_references() == json.loads(json.dumps(compute_frozen())), \
+        "autograder/judge/frozen.json is stale: run `python -m autograder.judge freeze` and commit it"
