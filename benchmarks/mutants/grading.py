@@ -1,0 +1,110 @@
+"""Grade mutants as students of a scratch copy of the course, with ``python -m autograder grade``.
+
+Each mutant is the *released* notebook (regenerated from ``source/`` in the scratch course, so that its check
+cells are the current ones) with every answer cell filled from the instructor's solution and only the mutated
+cell replaced (``autograder.examples.build_submission``); its student id is the mutant's id. The student
+``m0000`` hands in the unchanged solution, as a control.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from benchmarks.mutants.generate import ASSIGNMENTS, REPO, Mutant, solutions
+
+CONTROL = "m0000"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    caught_public: bool  # the exercise's public check cell lost points
+    caught: bool  # any of the exercise's check cells lost points
+    lost: tuple[str, ...]  # every check cell that lost points
+    collateral: tuple[str, ...]  # cells of other exercises that lost points
+
+
+def _env() -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+
+
+def _autograder(course: Path, *args: str, timeout: float | None = None) -> None:
+    cmd = [sys.executable, "-m", "autograder", "--root", str(course), *args]
+    done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:])} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+
+
+def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path = REPO) -> Path:
+    """A scratch course with ``assignment`` released and one submission per mutant (plus the control)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for part in ("source", "release"):
+        shutil.copytree(repo / part / assignment, dest / part / assignment, dirs_exist_ok=True)
+    if (repo / "data").exists() and not (dest / "data").exists():
+        (dest / "data").symlink_to(repo / "data")
+    _autograder(dest, "release", assignment)
+    from autograder.examples import Example, build_submission
+
+    notebook = ASSIGNMENTS[assignment][0]
+    answers = solutions(assignment, repo)
+    released = dest / "release" / assignment / notebook  # as generated from source/ just now
+    for student, exercise, code, text in [(CONTROL, None, None, "the instructor's solution"),
+                                          *[(m.id, m.exercise, m.code, m.description) for m in mutants]]:
+        edits = {exercise: [(answers[exercise], code)]} if exercise else {}
+        nb = build_submission(Example(student, text, edits=edits), released, answers)
+        target = dest / "submitted" / student / assignment / notebook
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+    return dest
+
+
+# Statuses that say more about the grading machine than about the notebook (e.g. another grader on the same
+# machine killing kernels): such submissions are graded once more, one at a time, before they count.
+RETRY = ("kernel_died", "timeout", "memory", "error")
+
+
+def grade(course: Path, assignment: str, jobs: int = 2, retries: int = 1) -> dict[str, dict[str, str]]:
+    """Run the batch grader; return grades.csv as student id -> row."""
+    _autograder(course, "grade", assignment, "--jobs", str(jobs), "--no-progress")
+    for _ in range(retries + 1):
+        with (course / "grades.csv").open(newline="") as fh:
+            rows = {row["student_id"]: row for row in csv.DictReader(fh)}
+        again = sorted(s for s, row in rows.items() if row["status"] in RETRY)
+        if not again or _ == retries:
+            return rows
+        _autograder(course, "grade", assignment, "--jobs", "1", "--no-progress", "--force", "--student", *again)
+    return rows
+
+
+def check_points(assignment: str, repo: Path = REPO) -> dict[str, float]:
+    """grade_id -> points of every automatically graded check cell (``test_*``) of the source notebook."""
+    nb = nbformat.read(repo / "source" / assignment / ASSIGNMENTS[assignment][0], as_version=4)
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    return {m["grade_id"]: float(m.get("points", 0)) for m in meta
+            if m.get("grade") and str(m.get("grade_id", "")).startswith("test_")}
+
+
+def outcome(exercise: str, row: dict[str, str] | None, points: dict[str, float]) -> Outcome:
+    """Which check cells lost points; a missing row or an empty score counts as zero."""
+    row = row or {}
+
+    def score(cell: str) -> float:
+        try:
+            return float(row.get(cell) or 0)
+        except ValueError:
+            return 0.0
+
+    lost = tuple(c for c, p in points.items() if score(c) < p - 1e-9)
+    own = tuple(c for c in lost if c == f"test_{exercise}" or c.startswith(f"test_{exercise}_"))
+    return Outcome(row.get("status", "missing"), f"test_{exercise}" in lost, bool(own), lost,
+                   tuple(c for c in lost if c not in own))
