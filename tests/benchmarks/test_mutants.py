@@ -114,7 +114,8 @@ def test_oracle_mirrors_the_public_cells_cases() -> None:
 def test_graded_sample_has_no_survivors_and_no_failed_equivalents(tmp_path: Path) -> None:
     from benchmarks import bench_mutants
 
-    picked = gen.sample(gen.generate(), 8)
+    # 4 per assignment (2 of them equivalent rewrites) keeps `make test` within CI's time; the benchmark grades more
+    picked = gen.sample(gen.generate(), 4)
     verdicts = bench_mutants.run_oracle(picked)
     outcomes, controls = bench_mutants.run_grading(picked, jobs=2, keep=tmp_path)
     line, n = bench_mutants.report(picked, verdicts, outcomes, controls)
