@@ -24,7 +24,7 @@ from test_utils._style import strip_ansi
 from test_utils.evidence import MIME, SCHEMA
 
 __all__ = ["MIME", "MAX_EVIDENCE_BYTES", "NOTEBOOK_EXERCISES", "Verdict", "exercise_of", "judge_cell",
-           "ReferenceCache", "cases_to_judge", "prepare"]
+           "ReferenceCache", "cases_to_judge"]
 
 #: Largest evidence output accepted, in bytes of JSON.
 MAX_EVIDENCE_BYTES = 1_000_000
@@ -64,8 +64,8 @@ class ReferenceCache:
     """Reference evidence by (exercise, case, seed): in memory, and in ``folder`` shared by a run's workers.
 
     A case without numbers does not depend on the seed, so its key leaves the seed out. Whoever
-    computes a missing entry holds ``folder/.lock`` meanwhile, so a run computes each reference once
-    (``python -m autograder.judge prepare`` fills the folder while the first notebooks run).
+    computes a missing entry holds ``folder/.lock`` meanwhile, so a run computes each reference once;
+    the references of fixed cases come from ``frozen.json`` and are never computed while grading.
     """
 
     def __init__(self, folder: str | Path | None = None, wait_s: float = 600.0) -> None:
@@ -180,22 +180,6 @@ def compute_frozen() -> dict[str, Any]:
 def cases_to_judge(exercise: str, part: str, seed: int) -> list[dict[str, Any]]:
     """Every case the ``part`` check of ``exercise`` must cover in a run with ``seed``."""
     return exercises.EXERCISES[exercise].cases(part) + [exercises.challenge_case(exercise, part, seed)]
-
-
-def prepare(notebooks: list[str], seed: int, folder: str | Path) -> int:
-    """Fill ``folder`` with the references of every judged cell of ``notebooks``; return how many."""
-    cache = ReferenceCache(folder)
-    count = 0
-    with cache._locked():
-        for notebook in notebooks:
-            for exercise in NOTEBOOK_EXERCISES.get(notebook, ()):
-                for part in ("public", "hidden"):
-                    for case in cases_to_judge(exercise, part, seed):
-                        path = cache.folder / f"{cache.key(exercise, case, seed)}.json" if cache.folder else None
-                        if cache._read(path) is None:
-                            cache._compute(exercise, case, seed, path)
-                        count += 1
-    return count
 
 
 # ------------------------------------------------------------------------------------- shape checks
