@@ -171,7 +171,22 @@ def grade_parallel(course: Path, jobs: int, *extra: str, python: Path | None = N
         scores = {line.split(",")[2] == line.split(",")[3] for line in list(fh)[1:]}
     if scores != {True}:
         print("warning: a correct submission lost points", file=sys.stderr)
+    failed = _failed_cells(course / "autograded")
+    if failed:  # a correct submission must run through: a cell that failed skipped work and skews the timing
+        raise SystemExit(f"Error: correct submissions failed in cells of {course}: {failed[:3]} "
+                         "(is the dataset inside that kit's folder? the sandbox hides paths outside it)")
     return wall, durations
+
+
+def _failed_cells(autograded: Path) -> list[str]:
+    """``student: first line of the error`` for every cell of the graded notebooks that raised."""
+    failed = []
+    for path in sorted(autograded.glob(f"*/{ASSIGNMENT}/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    failed.append(f"{path.parts[-3]}: {output.get('ename')}: {str(output.get('evalue'))[:80]}")
+    return failed
 
 
 def compare_with_baseline(baseline: Path, n: int, jobs: int, pairs: int, tmp: Path) -> dict[str, float]:

@@ -225,7 +225,8 @@ def record(exercise: str, answer: Any) -> None:
     seed = challenge_seed()
     payload = collect(exercise, answer, "hidden", seed)
     _emit(payload)
-    references = _references()
+    # While grading (a challenge seed is set) the judge decides, outside this kernel: no need to compare here too.
+    references = _references() if seed is None else None
     if references is None:
         print(f"Hidden checks for {spec.function} recorded; the grader judges them.")
         return

@@ -61,11 +61,25 @@ def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path =
     for student, exercise, code, text in [(CONTROL, None, None, "the instructor's solution"),
                                           *[(m.id, m.exercise, m.code, m.description) for m in mutants]]:
         edits = {exercise: [(answers[exercise], code)]} if exercise else {}
-        nb = build_submission(Example(student, text, edits=edits), released, answers)
+        nb = skip_after_checks(build_submission(Example(student, text, edits=edits), released, answers))
         target = dest / "submitted" / student / assignment / notebook
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
     return dest
+
+
+def skip_after_checks(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Empty the plain code cells after the last check cell (training, figures): they cannot change a check's score.
+
+    Cells run in order, so nothing after the last automatically graded cell reaches its outputs; emptying
+    them turns minutes of training per submission into nothing. Cells nbgrader tracks are left as they are.
+    """
+    graded = [i for i, c in enumerate(nb.cells)
+              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    for cell in nb.cells[(max(graded) + 1 if graded else len(nb.cells)):]:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader"):
+            cell.source = "# (emptied for the mutation benchmark: it runs after the last check)"
+    return nb
 
 
 # Statuses that say more about the grading machine than about the notebook (e.g. another grader on the same
