@@ -56,6 +56,7 @@ class _Run:
     jobs: dict[str, _Job] = field(default_factory=dict)
     # picked at grading time: the sizes and weights of the cases the judge checks (autograder.judge)
     challenge: int = field(default_factory=lambda: secrets.randbelow(2**31))
+    uids: sandbox.UidClaims = field(default_factory=lambda: sandbox.UidClaims(61000))
     counter: int = 0
     failed: int = 0
     done: int = 0
@@ -151,7 +152,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
         definitions.seed(f"sqlite:///{template}", course.course_id, definition)
         gb = Gradebook(course.db_url, course.course_id)
         state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
-                     parallel=parallel, container=container, server=server)
+                     parallel=parallel, container=container, server=server, uids=sandbox.UidClaims(limits.uid_base))
         bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
         try:
             scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
@@ -161,6 +162,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
             bar.close()
             for job in state.jobs.values():
                 _cleanup(job, state)
+            state.uids.release()
             gb.close()
             if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
                 shutil.rmtree(work, ignore_errors=True)
@@ -207,14 +209,14 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     scratch.mkdir(mode=0o711)
     if state.container is not None:
         return _launch_container(state, student, slot, scratch)
-    uid = state.limits.uid_base + slot
+    uid = state.uids.uid(slot)
     box = scratch / "box"
     sandbox.make_box(box, uid)
     cgroup = sandbox.Cgroup(f"{os.getpid()}-{state.counter}")
     procs = cgroup.create(state.limits.memory_mb, state.limits.nproc)
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
                             hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
-                            threads=sandbox.threads_per_job(state.parallel))
+                            threads=sandbox.threads_per_job(state.parallel), uid=uid)
     env = forkserver.worker_env()
     job = _job(state, student, scratch, policy)
     for name, data in (("policy.json", policy), ("job.json", job), ("env.json", env)):

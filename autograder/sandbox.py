@@ -3,8 +3,9 @@
 The kernel of each submission runs through :mod:`autograder.sandbox_launch` (a Jupyter
 kernelspec whose command is the launcher). When the autograder runs as root, the kernel gets:
 
-- its own unprivileged uid (``uid_base + slot``), so RLIMIT_NPROC counts only its processes and
-  other kernels' scratch folders (0700, another uid) are out of reach;
+- its own unprivileged uid (from ``uid_base`` up, claimed with a lock file so that two grading runs on
+  one machine never share one), so RLIMIT_NPROC counts only its processes and other kernels' scratch
+  folders (0700, another uid) are out of reach;
 - a cgroup (v1 or v2) limiting its memory and process count; an OOM kill is reported as ``memory``;
 - no network (a new, empty network namespace: not even loopback);
 - a private mount namespace: fresh ``/tmp``, ``/var/tmp``, ``/dev/shm``; the course roots masked
@@ -16,8 +17,10 @@ Without root only the rlimits (and a network namespace, where user namespaces ar
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
 import signal
 import sys
 import time
@@ -71,14 +74,56 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+class UidClaims:
+    """The sandbox uids of one grading run, one per slot, each held through an exclusive lock file.
+
+    Two runs on one machine (two instructors, a benchmark beside a test) must not share a uid: each
+    run kills whatever its kernel's uid still runs when a submission ends. A slot claims the first uid
+    from ``base`` whose lock no other process holds, and keeps it until :meth:`release` (or its exit).
+    """
+
+    def __init__(self, base: int, folder: Path | None = None, span: int = 4096) -> None:
+        self.base, self.span = base, span
+        self.folder = folder or Path(tempfile.gettempdir()) / "unet-grader-uids"
+        self._held: dict[int, tuple[int, int]] = {}  # slot -> (uid, lock fd)
+
+    def uid(self, slot: int) -> int:
+        """The uid of ``slot``, claimed on first use."""
+        if slot in self._held:
+            return self._held[slot][0]
+        self.folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        taken = {uid for uid, _ in self._held.values()}
+        for uid in range(self.base, self.base + self.span):
+            if uid in taken:
+                continue
+            fd = os.open(self.folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self._held[slot] = (uid, fd)
+            return uid
+        raise RuntimeError(f"no free sandbox uid in {self.base}..{self.base + self.span - 1} "
+                           f"(locks in {self.folder}); are that many grading runs going on?")
+
+    def release(self) -> None:
+        """Give every claimed uid back."""
+        for _, fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
+
+
 def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_files: list[Path],
-           cgroup_procs: list[str], threads: int | None = None) -> dict:
+           cgroup_procs: list[str], threads: int | None = None, uid: int | None = None) -> dict:
     """The launcher's policy for one kernel (see :mod:`autograder.sandbox_launch`).
+
+    ``uid``: the kernel's uid (claimed with :class:`UidClaims`); ``uid_base + slot`` when not given.
 
     ``threads``: CPU threads the kernel's numeric libraries may use (cores / parallel jobs), so
     parallel kernels do not oversubscribe the cores.
     """
-    uid = limits.uid_base + slot
+    uid = limits.uid_base + slot if uid is None else uid
     prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
     kit = kit_paths()
     masks = [{"path": str(p), "allow": list(limits.allow)} for p in protect]

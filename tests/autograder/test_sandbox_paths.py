@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from autograder import sandbox
 
 
@@ -21,3 +23,30 @@ def test_data_dir_from_the_environment_is_kept(tmp_path: Path, monkeypatch) -> N
     assert os.path.realpath(tmp_path) in sandbox.kit_paths()
     monkeypatch.setenv("UNET_DATA_DIR", str(tmp_path / "missing"))
     assert os.path.realpath(tmp_path / "missing") not in sandbox.kit_paths()
+
+
+def test_two_runs_on_one_machine_never_share_a_sandbox_uid(tmp_path: Path) -> None:
+    """Each run kills what its kernels' uids still run: a uid another run holds must not be handed out."""
+    import subprocess
+    import sys
+
+    from autograder.sandbox import UidClaims
+
+    first, second = UidClaims(61000, tmp_path), UidClaims(61000, tmp_path)
+    assert [first.uid(0), first.uid(1), first.uid(0)] == [61000, 61001, 61000]
+    assert [second.uid(0), second.uid(1)] == [61002, 61003]
+    # another process sees the same claims
+    probe = ("import sys; from pathlib import Path; from autograder.sandbox import UidClaims; "
+             f"print(UidClaims(61000, Path({str(tmp_path)!r})).uid(0))")
+    other = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[2])
+    assert other.stdout.strip() == "61004"
+    first.release()
+    third = UidClaims(61000, tmp_path)
+    assert third.uid(5) == 61000
+    third.release()
+    second.release()
+    tight = UidClaims(61000, tmp_path, span=1)
+    tight.uid(0)
+    with pytest.raises(RuntimeError, match="no free sandbox uid"):
+        UidClaims(61000, tmp_path, span=1).uid(0)
