@@ -52,17 +52,17 @@ check: setup  ## Grade one notebook with the full autograder: make check NB=path
 	$(BIN)/python -m autograder check "$(NB)"
 
 image:  ## Build the grading image unet-grader:cpu (GPU=1: unet-grader:gpu); BASE=... picks the base image
-	./autograder/image/build.sh $(IMAGE_BUILD)
+	./autograder/platforms/image/build.sh $(IMAGE_BUILD)
 
 image-lock:  ## Re-resolve the grading image's pinned packages (both builds) for the base image's Python
 	@for b in cpu gpu; do \
-	  docker=$$(command -v /usr/bin/docker || command -v docker); base=$$(./autograder/image/base.sh); \
+	  docker=$$(command -v /usr/bin/docker || command -v docker); base=$$(./autograder/platforms/image/base.sh); \
 	  $$docker run --rm -v /etc/ssl/certs/ca-certificates.crt:/ca.crt:ro -e PIP_CERT=/ca.crt \
 	    -v $(CURDIR)/autograder/image:/req $$base sh -c "python3 -m venv /tmp/v && /tmp/v/bin/python /req/lock.py $$b"; \
 	done
 
 gradescope: setup  ## Build gradescope-unet.zip (setup.sh + run_autograder + the kit) for Gradescope's own image; ASSIGNMENT=...
-	$(BIN)/python -m autograder.gradescope_zip $(ASSIGNMENT)
+	$(BIN)/python -m autograder.platforms.gradescope_zip $(ASSIGNMENT)
 
 lock:  ## Re-resolve the pinned dependency set into requirements.lock
 	$(BIN)/python -m pip freeze --exclude-editable | grep -iv '^unet-course-kit' > requirements.lock.new
@@ -73,7 +73,7 @@ clean:  ## Remove grading outputs (keeps .venv and data)
 	rm -rf submitted autograded feedback gradebook.db grades.csv grades.png
 
 lab: setup  ## JupyterLab for students on release/, with nbgrader's Validate button
-	$(BIN)/python -m autograder.lab $(LAB_ARGS)
+	$(BIN)/python -m autograder.instructor.lab $(LAB_ARGS)
 
 lab-instructor: setup  ## JupyterLab for instructors on the course root, with Formgrader and Create Assignment
-	$(BIN)/python -m autograder.lab --instructor $(LAB_ARGS)
+	$(BIN)/python -m autograder.instructor.lab --instructor $(LAB_ARGS)

@@ -20,13 +20,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     server = None
     if not args.no_warm and not args.container:
         # Start the fork server before the heavy imports below, so that its own imports overlap them.
-        from autograder import forkserver
+        from autograder.host import forkserver
 
         server = forkserver.for_assignment(_root(args), args.assignment, args.jobs or os.cpu_count() or 1)
     try:
-        from autograder import grade
-        from autograder.container import Options, docker_binary
-        from autograder.course import Course
+        from autograder.host import grade
+        from autograder.host.container import Options, docker_binary
+        from autograder.course.directory import Course
 
         if args.gpus and not args.container:
             raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
@@ -48,7 +48,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_shard(args: argparse.Namespace) -> int:
-    from autograder import shard
+    from autograder.host import shard
 
     done = shard.run(assignment=args.assignment, index=args.index, count=args.count, submitted=Path(args.submitted),
                      out=Path(args.out), course=Path(args.course) if args.course else None, jobs=args.jobs,
@@ -58,7 +58,7 @@ def cmd_shard(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    from autograder import lms
+    from autograder.platforms import lms
 
     doc = lms.run_gradescope(submission=Path(args.submission), results_dir=Path(args.results),
                              assignment=args.assignment, timeout=args.timeout)
@@ -67,7 +67,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def cmd_coursera(args: argparse.Namespace) -> int:
-    from autograder import lms
+    from autograder.platforms import lms
 
     doc = lms.run_coursera(submission=Path(args.submission), feedback=Path(args.feedback),
                            assignment=args.assignment, timeout=args.timeout)
@@ -76,7 +76,7 @@ def cmd_coursera(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from autograder import feedback
+    from autograder.instructor import feedback
 
     files = feedback.run(root=_root(args), assignment=args.assignment, students=args.student, db_url=args.db)
     print(f"{len(files)} feedback files in {_root(args) / 'feedback'}")
@@ -84,21 +84,21 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder import export
+    from autograder.instructor import export
 
     print(f"gradebook exported to {export.run(root=_root(args), to=args.to, db_url=args.db)}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from autograder import check
+    from autograder.host import check
 
     status, exercises, _ = check.run(root=_root(args), notebook=Path(args.notebook), timeout=args.timeout)
     return 0 if exercises and all(e.passed for e in exercises) else 1
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from autograder import collect
+    from autograder.host import collect
 
     counts = collect.run(root=_root(args), folder=Path(args.folder), db_url=args.db)
     print(f"{counts['applied']} results applied, {counts['rejected']} rejected")

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_grading import ASSIGNMENT, REPO, make_course, run  # noqa: E402
 
-from autograder.container import docker_binary  # noqa: E402
+from autograder.host.container import docker_binary  # noqa: E402
 
 
 def grade_wall(course: Path, jobs: int, image: str | None, *flags: str) -> float:

@@ -59,7 +59,7 @@ def run(cmd: list[str], cwd: Path, timeout: float = 7200, python: Path | None = 
 
 def solutions(root: Path) -> dict[str, str]:
     """grade_id -> the instructor's answer (solution markers removed)."""
-    from autograder.examples import answer_sources
+    from autograder.instructor.examples import answer_sources
 
     return answer_sources(root / "source" / ASSIGNMENT / NOTEBOOK)
 
@@ -74,7 +74,7 @@ def make_course(root: Path, dest: Path, n: int, python: Path | None = None) -> P
             (dest / name).symlink_to(root / name)
     python = python or Path(sys.executable)
     run([str(python.with_name("nbgrader")), "generate_assignment", ASSIGNMENT, "--force"], dest, python=python, kit=root)
-    from autograder.examples import UNET_EXAMPLES, build_submission
+    from autograder.instructor.examples import UNET_EXAMPLES, build_submission
 
     correct = UNET_EXAMPLES[0]  # the instructor's solution, filled into the released notebook
     nb = build_submission(correct, dest / "release" / ASSIGNMENT / NOTEBOOK, solutions(root))
@@ -129,10 +129,10 @@ class MemorySampler:
                     if uid in self.uids:
                         rss[uid] = rss.get(uid, 0) + mem
                         uss[uid] = uss.get(uid, 0) + p.memory_full_info().uss
-                    elif "autograder.worker" in cmd or ("autograder.forkserver" in cmd and _is_fork(p)):
+                    elif "autograder.run.worker" in cmd or ("autograder.host.forkserver" in cmd and _is_fork(p)):
                         self.worker_peak = max(self.worker_peak, mem)
                         self.worker_uss_peak = max(self.worker_uss_peak, p.memory_full_info().uss)
-                    elif "autograder.forkserver" in cmd:
+                    elif "autograder.host.forkserver" in cmd:
                         self.server_peak = max(self.server_peak, mem)
                 except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError, TypeError):
                     continue
@@ -152,7 +152,7 @@ class MemorySampler:
 def _is_fork(p: psutil.Process) -> bool:
     """A worker forked by the fork server (its parent runs the same server command line)."""
     try:
-        return "autograder.forkserver" in " ".join(psutil.Process(p.info["ppid"]).cmdline())
+        return "autograder.host.forkserver" in " ".join(psutil.Process(p.info["ppid"]).cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

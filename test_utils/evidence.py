@@ -12,7 +12,7 @@ importable (an instructor running plain ``nbgrader autograde`` in the course) it
 While a notebook is graded (``NBGRADER_EXECUTION`` is set, or the grader passed a challenge seed in
 ``UNET_COURSE_CHALLENGE``), both also *emit evidence*: an output of MIME type :data:`MIME` holding the
 descriptions (and, for the grader's challenge case, measured outputs) of the answer. The grader
-judges it against its reference in its own process (:mod:`autograder.judge`); the schema is in the
+judges it against its reference in its own process (:mod:`autograder.run.judge`); the schema is in the
 README's grading section.
 """
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _compare(spec: exercises.Exercise, entry: dict[str, Any], want: Any) -> list
 def _references() -> Any:
     """The grader's reference module when this kernel can import it (plain nbgrader), else ``None``."""
     try:
-        from autograder.judge import references  # type: ignore[import-not-found]
+        from autograder.run.judge import references  # type: ignore[import-not-found]
     except Exception:  # a student's machine or the grading sandbox: the judge decides instead
         return None
     return references

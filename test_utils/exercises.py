@@ -1,7 +1,7 @@
 """The graded exercises as data: which cases each check runs, what is free, how evidence is computed.
 
 Shared by the check cells (inside the student's kernel) and by the grader's judge (in its own
-process, :mod:`autograder.judge`), so both build, describe and measure a case the same way.
+process, :mod:`autograder.run.judge`), so both build, describe and measure a case the same way.
 
 A *case* is plain JSON:
 

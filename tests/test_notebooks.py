@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder import examples
+from autograder.instructor import examples
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import release
+from autograder.instructor import release
 
 
 @pytest.mark.parametrize("assignment", release.list_assignments(Path(__file__).resolve().parents[1]))

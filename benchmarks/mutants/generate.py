@@ -724,7 +724,7 @@ OPERATORS: dict[str, tuple[Callable[[str], Iterator[Candidate]], ...]] = {
 
 def solutions(assignment: str, repo: Path = REPO) -> dict[str, str]:
     """grade_id -> the instructor's answer cell (solution markers removed)."""
-    from autograder.examples import answer_sources
+    from autograder.instructor.examples import answer_sources
 
     notebook, _ = ASSIGNMENTS[assignment]
     return answer_sources(repo / "source" / assignment / notebook)

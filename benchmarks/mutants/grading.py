@@ -2,7 +2,7 @@
 
 Each mutant is the *released* notebook (regenerated from ``source/`` in the scratch course, so that its check
 cells are the current ones) with every answer cell filled from the instructor's solution and only the mutated
-cell replaced (``autograder.examples.build_submission``); its student id is the mutant's id. The student
+cell replaced (``autograder.instructor.examples.build_submission``); its student id is the mutant's id. The student
 ``m0000`` hands in the unchanged solution, as a control.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path =
     if (repo / "data").exists() and not (dest / "data").exists():
         (dest / "data").symlink_to(repo / "data")
     _autograder(dest, "release", assignment)
-    from autograder.examples import Example, build_submission
+    from autograder.instructor.examples import Example, build_submission
 
     notebook = ASSIGNMENTS[assignment][0]
     answers = solutions(assignment, repo)

@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import toy  # noqa: E402
 
-from autograder import sandbox  # noqa: E402
+from autograder.sandbox import limits as sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")

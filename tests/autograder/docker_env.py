@@ -1,7 +1,7 @@
 """A Docker engine and the grading image for the container tests.
 
 When no daemon answers, Debian's ``dockerd`` is started for the session (as root) and stopped
-afterwards. The image is built from the repository's Dockerfile with ``autograder/image/build.sh``
+afterwards. The image is built from the repository's Dockerfile with ``autograder/platforms/image/build.sh``
 (its layer cache makes a rebuild quick); without Docker Hub the base image comes from mmdebstrap.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def stop_daemon(proc: subprocess.Popen) -> None:
 def build_image(client: str, tag: str = IMAGE) -> None:
     """``make image`` for the CPU build (raises with the build's last lines when it fails)."""
     env = {**os.environ, "DOCKER": client}
-    done = subprocess.run([str(REPO / "autograder" / "image" / "build.sh"), "cpu", tag], cwd=REPO, env=env,
+    done = subprocess.run([str(REPO / "autograder" / "platforms" / "image" / "build.sh"), "cpu", tag], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=3000)
     if done.returncode != 0:
         raise RuntimeError(f"image build failed:\n{(done.stdout + done.stderr)[-3000:]}")

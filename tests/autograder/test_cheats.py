@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import examples, grade, release
+from autograder.instructor import examples, release
+from autograder.host import grade
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ import pytest
 import toy
 from nbgrader.api import Gradebook
 
-from autograder import collect, grade, results
+from autograder.host import collect, grade
+from autograder.contracts import results
 
 REPO = Path(__file__).resolve().parents[2]
 

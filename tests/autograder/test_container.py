@@ -13,8 +13,9 @@ import toy
 from corpus import SNOOP_ENV, SNOOP_SECRET, corpus, listener, outputs, tree_hash
 from nbgrader.api import Gradebook
 
-from autograder import container as containers
-from autograder import grade, sandbox
+from autograder.host import container as containers
+from autograder.host import grade
+from autograder.sandbox import limits as sandbox
 from autograder.errors import UserError
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

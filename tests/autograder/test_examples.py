@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import examples
+from autograder.instructor import examples
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,8 @@ import nbformat
 import psutil
 import pytest
 
-from autograder import forkserver, warm
+from autograder.host import forkserver
+from autograder.run import warm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def test_server_reports_exit_codes_and_stops_with_its_children(tmp_path: Path) -
 
 def test_server_dies_with_the_grading_process(tmp_path: Path) -> None:
     script = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
-              "from autograder import forkserver\n"
+              "from autograder.host import forkserver\n"
               f"s = forkserver.Server(preload=[], env={{'PATH': {os.environ['PATH']!r}, 'PYTHONPATH': {str(REPO)!r}}})\n"
               "print(s._proc.pid, flush=True)\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

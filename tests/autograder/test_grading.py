@@ -16,7 +16,8 @@ import pytest
 import toy
 from nbgrader.api import Gradebook
 
-from autograder import grade, sandbox
+from autograder.host import grade
+from autograder.sandbox import limits as sandbox
 from corpus import GOOD_MARK, SNOOP_ENV, SNOOP_SECRET, listener, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
 
 

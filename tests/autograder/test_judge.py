@@ -8,9 +8,9 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder.judge import references
-from autograder.judge.preprocessor import EVIDENCE_ERROR, VERDICT_ERROR, JudgeEvidence
-from autograder.judge.verdict import MAX_EVIDENCE_BYTES, ReferenceCache, judge_cell
+from autograder.run.judge import references
+from autograder.run.judge.preprocessor import EVIDENCE_ERROR, VERDICT_ERROR, JudgeEvidence
+from autograder.run.judge.verdict import MAX_EVIDENCE_BYTES, ReferenceCache, judge_cell
 from test_utils import evidence
 
 SEED = 424242
@@ -108,8 +108,8 @@ def test_preprocessor_scores_through_error_outputs(good: dict[str, Any]) -> None
 
 
 def test_frozen_references_match_the_reference_builders() -> None:
-    """``autograder/judge/frozen.json`` is what the builders give today (else: python -m autograder.judge freeze)."""
-    from autograder.judge.verdict import compute_frozen, frozen_references
+    """``autograder/run/judge/frozen.json`` is what the builders give today (else: python -m autograder.run.judge freeze)."""
+    from autograder.run.judge.verdict import compute_frozen, frozen_references
 
     assert frozen_references() == json.loads(json.dumps(compute_frozen())), \
-        "autograder/judge/frozen.json is stale: run `python -m autograder.judge freeze` and commit it"
+        "autograder/run/judge/frozen.json is stale: run `python -m autograder.run.judge freeze` and commit it"

@@ -1,4 +1,4 @@
-"""The Kubernetes manifests in ``autograder/k8s/``, checked against the Kubernetes client's models.
+"""The Kubernetes manifests in ``autograder/platforms/k8s/``, checked against the Kubernetes client's models.
 
 No cluster is needed: each YAML document is turned into the client's model for its kind (which
 checks the types of the known fields), and a stricter walk over the models' ``attribute_map``
@@ -18,15 +18,15 @@ import yaml
 from kubernetes.client import ApiClient, models
 
 from autograder.cli import parser
-from autograder.container import CAPABILITIES
+from autograder.host.container import CAPABILITIES
 
-K8S = Path(__file__).resolve().parents[2] / "autograder" / "k8s"
+K8S = Path(__file__).resolve().parents[2] / "autograder" / "platforms" / "k8s"
 LIST_OF = re.compile(r"^List\[(.+)\]$")
 DICT_OF = re.compile(r"^Dict\[str, (.+)\]$")
 
 
 def documents() -> list[dict[str, Any]]:
-    """Every non-empty YAML document of every ``*.yaml`` file in ``autograder/k8s/``."""
+    """Every non-empty YAML document of every ``*.yaml`` file in ``autograder/platforms/k8s/``."""
     docs: list[dict[str, Any]] = []
     for path in sorted(K8S.glob("*.yaml")):
         docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]

@@ -16,8 +16,10 @@ import jsonschema
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import collect, container, examples, gradescope_zip, grade
-from autograder.course import Course
+from autograder.host import collect, container, grade
+from autograder.instructor import examples
+from autograder.platforms import gradescope_zip
+from autograder.course.directory import Course
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
@@ -53,7 +55,7 @@ def unet_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("unet") / "course"
     shutil.copytree(REPO / "source" / "unet", root / "source" / "unet")
     shutil.copyfile(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    from autograder import release
+    from autograder.instructor import release
 
     release.run(root=root, assignments=["unet"])
     examples.write_examples(root=root, assignment="unet")
@@ -156,7 +158,7 @@ def test_gradescope_zip_has_the_entry_points_and_no_solutions(tmp_path: Path) ->
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         assert {"setup.sh", "run_autograder", "requirements-cpu.lock", "course/gradebook.db",
-                f"course/release/unet/{NOTEBOOK}", "kit/autograder/lms.py"} <= names
+                f"course/release/unet/{NOTEBOOK}", "kit/autograder/platforms/lms.py"} <= names
         for name in ("setup.sh", "run_autograder"):
             assert zf.getinfo(name).external_attr >> 16 & 0o111
         assert not any(n.startswith("course/source/") and n.endswith(".ipynb") for n in names)

@@ -16,7 +16,7 @@ import pytest
 import toy
 from nbgrader.api import Gradebook
 
-from autograder import grade
+from autograder.host import grade
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres

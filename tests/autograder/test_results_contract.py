@@ -17,9 +17,12 @@ import pytest
 import toy
 from nbgrader.api import Gradebook
 
-from autograder import collect, definition, grade, results, sandbox, store
-from autograder.course import Course
-from autograder.results import CellGrade, NotebookResult, Result, ResultError
+from autograder.host import collect, grade, store
+from autograder.course import definition
+from autograder.contracts import results
+from autograder.sandbox import limits as sandbox
+from autograder.course.directory import Course
+from autograder.contracts.results import CellGrade, NotebookResult, Result, ResultError
 
 
 def _result(student: str = "alice", assignment: str = "toy", notebook: str = "toy",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.sandbox import limits as sandbox
 
 
 def test_kit_packages_and_data_are_kept(course_root: Path, monkeypatch) -> None:
@@ -30,13 +30,13 @@ def test_two_runs_on_one_machine_never_share_a_sandbox_uid(tmp_path: Path) -> No
     import subprocess
     import sys
 
-    from autograder.sandbox import UidClaims
+    from autograder.sandbox.limits import UidClaims
 
     first, second = UidClaims(61000, tmp_path), UidClaims(61000, tmp_path)
     assert [first.uid(0), first.uid(1), first.uid(0)] == [61000, 61001, 61000]
     assert [second.uid(0), second.uid(1)] == [61002, 61003]
     # another process sees the same claims
-    probe = ("import sys; from pathlib import Path; from autograder.sandbox import UidClaims; "
+    probe = ("import sys; from pathlib import Path; from autograder.sandbox.limits import UidClaims; "
              f"print(UidClaims(61000, Path({str(tmp_path)!r})).uid(0))")
     other = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                            cwd=Path(__file__).resolve().parents[2])

@@ -10,9 +10,11 @@ import nbformat
 import pytest
 import toy
 
-from autograder import definition, results, triage
-from autograder.exercises import evaluate
-from autograder.results import CellGrade, NotebookResult, Result
+from autograder.course import definition
+from autograder.contracts import results
+from autograder.run import triage
+from autograder.course.exercises import evaluate
+from autograder.contracts.results import CellGrade, NotebookResult, Result
 
 
 def _result() -> Result:

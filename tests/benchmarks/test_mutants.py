@@ -74,7 +74,7 @@ def test_oracle_finds_a_swapped_concatenation(oracle, answers: dict[str, dict[st
 
 
 def test_oracle_accepts_the_demo_rewrite(oracle, answers: dict[str, dict[str, str]]) -> None:
-    from autograder.examples import UNET_EXAMPLES
+    from autograder.instructor.examples import UNET_EXAMPLES
 
     code = answers["unet"]["upsampling_block"]
     for old, new in UNET_EXAMPLES[1].edits["upsampling_block"]:  # tf.keras.layers.Concatenate(axis=-1)([...])

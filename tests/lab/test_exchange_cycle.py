@@ -19,7 +19,7 @@ from typing import Callable
 import nbformat
 import pytest
 
-from autograder import examples
+from autograder.instructor import examples
 
 pytestmark = pytest.mark.slow
 

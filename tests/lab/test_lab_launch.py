@@ -1,4 +1,4 @@
-"""``autograder.lab``: the command line it builds for students and instructors, its errors, and a live check."""
+"""``autograder.instructor.lab``: the command line it builds for students and instructors, its errors, and a live check."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 
-from autograder import lab
+from autograder.instructor import lab
 from autograder.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +94,7 @@ def test_errors_are_one_line_with_what_to_do(tmp_path: Path, capsys: pytest.Capt
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as sink:
-        return subprocess.Popen([sys.executable, "-m", "autograder.lab", "--no-browser", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "autograder.instructor.lab", "--no-browser", *args], cwd=ROOT, env=env,
                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -121,7 +121,7 @@ def _wait_up(process: subprocess.Popen, base: str, log: Path, timeout: float = 1
 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        process.terminate()  # autograder.lab passes SIGTERM on to JupyterLab
+        process.terminate()  # autograder.instructor.lab passes SIGTERM on to JupyterLab
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -7,7 +7,7 @@ import pytest
 
 from test_utils import exercises, strip_ansi, structure
 
-from autograder.judge import references
+from autograder.run.judge import references
 
 
 def _described(keras: Any, block: Callable[..., Any], *shapes: tuple[int, ...], **kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""Grading in containers: one ``docker run`` of the grading image per submission.
+
+The host lays out each submission's scratch folder (job file, a copy of the assignment's
+definition, the course's config and data files) and starts the image's worker on it::
+
+    docker run --network none --read-only --memory ... --pids-limit ... IMAGE \
+        python -m autograder.run.worker /job/job.json
+
+Inside, the worker starts as root with every capability dropped except the few it needs to hand
+the student's kernel its own unprivileged uid (the same sandbox code as process grading, minus
+the namespaces a container already gives). Only the scratch folder (read-write, owned by root),
+the submission and the dataset (read-only) are mounted; the kernel's own folders are a
+size-limited tmpfs, so a submission that fills its disk fills only that. The worker leaves
+``result.json`` in the scratch folder; the host validates it and writes the gradebook.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder.course.directory import Course, regular_files
+from autograder.errors import UserError
+from autograder.sandbox.limits import Limits
+
+#: Capabilities the in-container worker keeps: create the kernel's folders for its uid, switch to
+#: that uid, and kill what it leaves behind. Everything else (mounts, network, ptrace...) is dropped.
+CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
+#: Exit codes of ``docker run`` itself (not of the command in the container).
+DOCKER_FAILURES = {125: "docker could not create or start the container",
+                   126: "the container's command could not be run",
+                   127: "the container's command was not found"}
+
+
+@dataclass
+class Options:
+    """How to run the grading containers."""
+
+    image: str
+    gpus: str | None = None
+    docker: str = "docker"
+    disk_mb: int = 1024
+
+
+def docker_binary() -> str:
+    """The Docker client: ``$AUTOGRADER_DOCKER``, else ``docker`` on PATH."""
+    return os.environ.get("AUTOGRADER_DOCKER") or shutil.which("docker") or "docker"
+
+
+def preflight(opts: Options) -> Options:
+    """Check the client, the daemon, the image and (when asked) the GPUs before grading starts.
+
+    A missing client, daemon or image is a :class:`UserError`; GPUs Docker cannot give fall back
+    to CPU with a warning.
+    """
+    if shutil.which(opts.docker) is None and not Path(opts.docker).is_file():
+        raise UserError(f"--container: the Docker client `{opts.docker}` is not installed",
+                        "install Docker (Debian: apt-get install docker.io) or grade without --container")
+    try:
+        done = subprocess.run([opts.docker, "image", "inspect", "--format", "{{.Id}}", opts.image],
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise UserError("--container: the Docker daemon did not answer within 60 s", "check `docker info`") from None
+    if done.returncode != 0:
+        err = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no answer"
+        if "daemon" in err.lower() or "connect" in err.lower():
+            raise UserError(f"--container: no Docker daemon answers ({err})", "start it (dockerd, or systemctl start docker)")
+        raise UserError(f"--container: image {opts.image} not found", "build it with `make image` (or `make image GPU=1`)")
+    if opts.gpus:
+        probe = subprocess.run([opts.docker, "run", "--rm", "--network", "none", "--gpus", opts.gpus, opts.image,
+                                "python", "-c", "import ctypes; ctypes.CDLL('libcuda.so.1')"],
+                               capture_output=True, text=True, timeout=300)
+        if probe.returncode != 0:
+            why = (probe.stderr.strip().splitlines() or ["no GPU"])[-1][:160]
+            print(f"Warning: --gpus {opts.gpus}: Docker cannot give this image a GPU ({why}); grading on CPU",
+                  file=sys.stderr)
+            opts = Options(opts.image, None, opts.docker, opts.disk_mb)
+    return opts
+
+
+def prepare(scratch: Path, course: Course, assignment: str, template: Path) -> None:
+    """Copy what the worker needs into the scratch folder: config, data files, release, definition."""
+    inside = scratch / "course"
+    for sub in ("source", "release"):
+        src = course.root / sub / assignment
+        if not src.is_dir():
+            continue
+        for f in regular_files(src):
+            if sub == "source" and f.suffix == ".ipynb":  # solutions never enter the container
+                continue
+            target = inside / sub / assignment / f.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+    config = course.root / "nbgrader_config.py"
+    inside.mkdir(parents=True, exist_ok=True)
+    if config.is_file():
+        shutil.copyfile(config, inside / "nbgrader_config.py")
+    shutil.copyfile(template, scratch / "template.db")
+    # the kernel runs under another uid in the container: what it must not read is root's alone
+    os.chmod(inside, 0o700)
+    os.chmod(scratch / "template.db", 0o600)
+
+
+def container_job(job: dict[str, Any], *, slot: int, threads: int) -> dict[str, Any]:
+    """The worker's job file as seen inside the container (paths under ``/job``)."""
+    return {**job, "root": "/job/course", "scratch": "/job", "template_db": "/job/template.db",
+            "submission_dir": "/job/submission", "release_dir": f"/job/course/release/{job['assignment']}",
+            "policy": None, "in_container": True, "slot": slot, "threads": threads}
+
+
+def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, data: Path | None,
+                limits: Limits, cpus: int) -> list[str]:
+    """The ``docker run`` command line for one submission."""
+    cmd = [opts.docker, "run", "--name", name, "--init", "--network", "none", "--read-only",
+           "--user", "0:0", "--cap-drop", "ALL", *[a for c in CAPABILITIES for a in ("--cap-add", c)],
+           "--security-opt", "no-new-privileges",
+           "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
+           "--pids-limit", str(limits.nproc), "--cpus", str(cpus),
+           "--tmpfs", f"/tmp:size={limits.tmp_size_mb}m,mode=1777",
+           "--tmpfs", "/home/grader:size=64m,mode=0755",
+           "--mount", f"type=bind,src={scratch},dst=/job",
+           "--mount", f"type=tmpfs,dst=/job/box,tmpfs-size={opts.disk_mb * 2**20},tmpfs-mode=0711",
+           "--mount", f"type=bind,src={submission},dst=/job/submission,readonly",
+           "--label", "unet-grader=1"]
+    if data is not None:
+        cmd += ["--mount", f"type=bind,src={data},dst=/data,readonly", "--env", "UNET_DATA_DIR=/data"]
+    if opts.gpus:
+        cmd += ["--gpus", opts.gpus]
+    return cmd + [opts.image, "python", "-m", "autograder.run.worker", "/job/job.json"]
+
+
+def launch(opts: Options, *, name: str, scratch: Path, job: dict[str, Any], submission: Path, data: Path | None,
+           limits: Limits, slot: int, cpus: int) -> subprocess.Popen:
+    """Write the container's job file and start ``docker run`` (its output goes to worker.log)."""
+    (scratch / "job.json").write_text(json.dumps(container_job(job, slot=slot, threads=cpus)))
+    os.chmod(scratch / "job.json", 0o600)
+    (scratch / "submission").mkdir(exist_ok=True)
+    log = open(scratch / "worker.log", "wb")
+    os.chmod(scratch / "worker.log", 0o600)
+    try:
+        return subprocess.Popen(run_command(opts, name=name, scratch=scratch, submission=submission, data=data,
+                                            limits=limits, cpus=cpus),
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        log.close()
+
+
+def oom_killed(opts: Options, name: str) -> bool:
+    """Whether Docker reports the container as killed for memory."""
+    done = subprocess.run([opts.docker, "inspect", "--format", "{{.State.OOMKilled}}", name],
+                          capture_output=True, text=True, timeout=60)
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def remove(opts: Options, name: str) -> None:
+    """Kill and remove the container (bounded wait; a missing container is fine)."""
+    try:
+        subprocess.run([opts.docker, "rm", "--force", name], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def data_dir() -> Path | None:
+    """The host's dataset, mounted read-only into every container (None: the image's own)."""
+    try:
+        from data_fetch.layout import dataset_dir
+
+        return dataset_dir().resolve()
+    except (ImportError, FileNotFoundError):
+        return None

@@ -1,0 +1,334 @@
+"""``grade``: every submission of an assignment, in parallel sandboxed workers, into the gradebook."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import warnings
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from contextlib import contextmanager
+from nbgrader.api import Gradebook, MissingEntry
+from tqdm import tqdm
+
+from autograder.course import definition as definitions
+from autograder.host import container as containers
+from autograder.host import forkserver, report, scheduler, store
+from autograder.contracts import results
+from autograder.sandbox import limits as sandbox
+from autograder.course.directory import Course, fingerprint
+from autograder.errors import UserError
+from autograder.contracts.results import Result
+from autograder.course.placeholders import placeholder_notebooks, zero_scores
+
+# nbgrader's add_submission builds rows before adding them; SQLAlchemy warns, harmlessly.
+warnings.filterwarnings("ignore", message=".*not in session.*")
+
+@dataclass
+class _Job:
+    student: str
+    scratch: Path
+    job: dict[str, Any]
+    cgroup: sandbox.Cgroup
+    uid: int
+    container: str | None = None
+
+
+@dataclass
+class _Run:
+    course: Course
+    assignment: str
+    definition: definitions.AssignmentDef
+    limits: sandbox.Limits
+    work: Path
+    template: Path
+    protect: list[Path]
+    gb: Gradebook
+    extensions: dict[str, float]
+    parallel: int = 1
+    container: containers.Options | None = None
+    server: forkserver.Server | None = None
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    # picked at grading time: the sizes and weights of the cases the judge checks (autograder.run.judge)
+    challenge: int = field(default_factory=lambda: secrets.randbelow(2**31))
+    uids: sandbox.UidClaims = field(default_factory=lambda: sandbox.UidClaims(61000))
+    counter: int = 0
+    failed: int = 0
+    done: int = 0
+
+
+def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[str] | None = None,
+        timeout: float | None = None, force: bool = False, db_url: str | None = None,
+        submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
+        protect: list[Path] | None = None, progress: bool = True, quiet: bool = False,
+        container: containers.Options | None = None, warm: bool = True,
+        server: forkserver.Server | None = None) -> list[dict[str, Any]]:
+    """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
+
+    ``timeout`` is the per-cell limit (default: the config's ``ExecutePreprocessor.timeout``),
+    ``submission_timeout`` the limit for a whole submission. Already graded submissions (same
+    files, result in the ledger) are skipped unless ``force``. Writes ``grades.csv`` and
+    ``grades.png`` in the course root. With ``container`` each submission runs in its own
+    container of that grading image (:mod:`autograder.host.container`) instead of a local sandbox.
+    ``warm`` (local sandbox only): fork workers and kernels from a server that has imported the
+    assignment's packages (:mod:`autograder.host.forkserver`); False starts each one afresh. ``server``:
+    one already started with :func:`autograder.host.forkserver.for_assignment` (the caller closes it);
+    by default the run starts and stops its own.
+    """
+    course = Course.open(Path(root), db_url)
+    everyone = course.students(assignment)
+    selected = list(dict.fromkeys(students)) if students else everyone
+    for s in selected:
+        if not course.submission_dir(s, assignment).is_dir():
+            raise UserError(f"no submission {course.submission_dir(s, assignment)}", "check the student id and the assignment name")
+    if not everyone:
+        raise UserError(f"no submissions in {course.root / 'submitted'}/*/{assignment}/",
+                        "collect the submissions first (nbgrader collect or copy them into submitted/<student>/<assignment>/)")
+    limits = limits or default_limits(course)
+    if timeout:
+        limits.cell_timeout = float(timeout)
+    if submission_timeout:
+        limits.submission_timeout = float(submission_timeout)
+    definition = definitions.read(course.db_url, course.course_id, assignment)
+    if container is not None:
+        container = containers.preflight(container)
+    with _lock(course, assignment):
+        todo = [s for s in selected
+                if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
+        if todo:
+            _grade(course, assignment, definition, limits, todo, jobs, [course.root, *(protect or [])], progress,
+                   container, warm, server)
+    table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
+                        students=everyone, ledger=store.load_ledger(course, assignment))
+    report.write_csv(course.root / "grades.csv", table, definition)
+    report.plot(course.root / "grades.png", table, assignment)
+    if not quiet:
+        print(f"{len(todo)} graded now, {len(selected) - len(todo)} already graded; grades.csv and grades.png in {course.root}")
+        print(report.summary(table))
+    return table
+
+
+def default_limits(course: Course) -> sandbox.Limits:
+    """Default limits, with the per-cell time limit from the course's nbgrader config."""
+    cfg = course.config
+    cell = cfg.get("Execute", {}).get("timeout") or cfg.get("ExecutePreprocessor", {}).get("timeout") or 300
+    return sandbox.Limits(cell_timeout=float(cell))
+
+
+@contextmanager
+def _lock(course: Course, assignment: str) -> Iterator[None]:
+    state = course.state_dir(assignment)
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another autograder run holds {state / '.lock'}", "wait for it to finish, then run again") from None
+        yield
+
+
+def _grade(course: Course, assignment: str, definition: definitions.AssignmentDef, limits: sandbox.Limits,
+           todo: list[str], jobs: int | None, protect: list[Path], progress: bool,
+           container: containers.Options | None = None, warm: bool = True,
+           server: forkserver.Server | None = None) -> None:
+    parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    if not warm or container is not None:
+        server = None  # containers always start afresh
+    own_server = warm and container is None and server is None
+    if own_server:  # started first, so that its imports overlap the set-up below
+        server = forkserver.for_assignment(course.root, assignment, parallel)
+    try:
+        sandbox.sweep_stale_cgroups()
+        _sweep_stale_scratch()
+        work = Path(tempfile.mkdtemp(prefix="ag-"))
+        os.chmod(work, 0o711)
+        (work / "owner.pid").write_text(str(os.getpid()))
+        template = work / "template.db"
+        definitions.seed(f"sqlite:///{template}", course.course_id, definition)
+        gb = Gradebook(course.db_url, course.course_id)
+        state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
+                     parallel=parallel, container=container, server=server, uids=sandbox.UidClaims(limits.uid_base))
+        bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+        try:
+            scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
+                          launch=lambda s, slot: _launch(state, s, slot),
+                          finish=lambda s, slot, code, secs: _finish(state, s, code, secs, bar))
+        finally:
+            bar.close()
+            for job in state.jobs.values():
+                _cleanup(job, state)
+            state.uids.release()
+            gb.close()
+            if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if own_server:
+            server.close()
+
+
+def _sweep_stale_scratch() -> None:
+    """Remove scratch folders of autograder runs that were killed (their owner pid is gone)."""
+    import psutil
+
+    for folder in Path(tempfile.gettempdir()).glob("ag-*"):
+        try:
+            owner = int((folder / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not psutil.pid_exists(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _extensions(gb: Gradebook, assignment: str, students: list[str]) -> dict[str, float]:
+    out = {}
+    for s in students:
+        try:
+            ext = gb.find_submission(assignment, s).extension
+        except MissingEntry:
+            continue
+        if ext:
+            out[s] = ext.total_seconds()
+    return out
+
+
+def _hide_files(course: Course, protect: list[Path]) -> list[Path]:
+    db = course.sqlite_path()
+    if db is None or any(db.resolve().is_relative_to(p) for p in protect):
+        return []
+    return [db, *(db.with_name(db.name + suffix) for suffix in ("-journal", "-wal", "-shm"))]
+
+
+def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
+    state.counter += 1
+    scratch = state.work / str(state.counter)
+    scratch.mkdir(mode=0o711)
+    if state.container is not None:
+        return _launch_container(state, student, slot, scratch)
+    uid = state.uids.uid(slot)
+    box = scratch / "box"
+    sandbox.make_box(box, uid)
+    cgroup = sandbox.Cgroup(f"{os.getpid()}-{state.counter}")
+    procs = cgroup.create(state.limits.memory_mb, state.limits.nproc)
+    policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
+                            hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
+                            threads=sandbox.threads_per_job(state.parallel), uid=uid)
+    env = forkserver.worker_env()
+    job = _job(state, student, scratch, policy)
+    for name, data in (("policy.json", policy), ("job.json", job), ("env.json", env)):
+        (scratch / name).write_text(json.dumps(data))
+        os.chmod(scratch / name, 0o600)
+    state.jobs[student] = _Job(student, scratch, job, cgroup, uid)
+    if state.server is not None:
+        try:
+            return state.server.fork(scratch / "job.json")
+        except forkserver.ForkServerError as exc:
+            print(f"warning: {exc}; starting each worker afresh from now on", file=sys.stderr)
+            state.server = None
+    log = open(scratch / "worker.log", "wb")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "autograder.run.worker", str(scratch / "job.json")],
+                                cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    finally:
+        log.close()
+
+
+def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> scheduler.Process:
+    assert state.container is not None
+    course = state.course
+    name = f"unet-grader-{os.getpid()}-{state.counter}"
+    containers.prepare(scratch, course, state.assignment, state.template)
+    cpus = sandbox.threads_per_job(state.parallel)
+    job = _job(state, student, scratch)
+    state.jobs[student] = _Job(student, scratch, job, sandbox.Cgroup(name), -1, container=name)
+    return containers.launch(state.container, name=name, scratch=scratch, job=job,
+                             submission=course.submission_dir(student, state.assignment),
+                             data=containers.data_dir(), limits=state.limits, slot=slot, cpus=cpus)
+
+
+def _job(state: _Run, student: str, scratch: Path, policy: dict | None = None) -> dict[str, Any]:
+    course = state.course
+    return {
+        "root": str(course.root), "scratch": str(scratch), "assignment": state.assignment, "student": student,
+        "course_id": course.course_id, "template_db": str(state.template),
+        "definition": state.definition.to_json(), "limits": state.limits.to_json(), "policy": policy,
+        "submission_dir": str(course.submission_dir(student, state.assignment)),
+        "extension_s": state.extensions.get(student), "release_dir": str(course.root / "release" / state.assignment),
+        "challenge": state.challenge,
+        "judge_cache": str(state.work / "judge-cache") if state.container is None else None,
+    }
+
+
+def _cleanup(job: _Job, state: _Run) -> None:
+    if job.container is not None and state.container is not None:
+        containers.remove(state.container, job.container)
+        return
+    sandbox.kill_uid(job.uid)
+    job.cgroup.destroy()
+
+
+def _finish(state: _Run, student: str, code: int | None, secs: float, bar: tqdm) -> None:
+    job = state.jobs.pop(student)
+    if job.container is not None and state.container is not None:
+        oom = containers.oom_killed(state.container, job.container)
+    else:
+        oom = job.cgroup.oom_killed()
+    _cleanup(job, state)
+    result = _read_result(state, job, code)
+    if oom and result.status in ("kernel_died", "error"):
+        result.status, result.reason = "memory", f"ran out of memory (the {state.limits.memory_mb} MiB limit) and the kernel was killed"
+    graded = job.scratch / result.autograded_dir if result.autograded_dir else None
+    try:
+        store.commit(state.course, state.gb, state.definition, result, graded)
+    except results.ResultError as exc:  # a result that does not fit the assignment: zero, with the reason
+        result = Result(assignment=state.assignment, student=student, status="error", reason=f"rejected result: {exc}",
+                        fingerprint=result.fingerprint, notebooks=zero_scores(state.definition))
+        store.commit(state.course, state.gb, state.definition, result, None)
+    if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
+        shutil.rmtree(job.scratch, ignore_errors=True)
+    state.done += 1
+    state.failed += result.status != "graded"
+    bar.set_postfix(done=state.done, failed=state.failed, refresh=False)
+    bar.update(1)
+
+
+def _read_result(state: _Run, job: _Job, code: int | None) -> Result:
+    path = job.scratch / "result.json"
+    fp = fingerprint(state.course.submission_dir(job.student, state.assignment))
+    if code is None:
+        status, reason = "timeout", f"ran past the {state.limits.submission_timeout:g} s limit for a whole submission"
+    elif path.exists():
+        try:
+            result = results.read(path)
+        except results.ResultError as exc:
+            status, reason = "error", f"unreadable worker result: {exc.reason}"
+        else:
+            if (result.student, result.assignment) == (job.student, state.assignment):
+                return result
+            status, reason = "error", (f"the worker's result is for {result.student}/{result.assignment}, "
+                                       f"not {job.student}/{state.assignment}")
+    elif job.container is not None and code in containers.DOCKER_FAILURES:
+        status, reason = "error", f"{containers.DOCKER_FAILURES[code]}: {_tail(job.scratch / 'worker.log')}"
+    else:
+        tail = _tail(job.scratch / "worker.log")
+        status, reason = "error", f"the grading worker exited with code {code}: {tail}"
+    shutil.rmtree(job.scratch / "autograded", ignore_errors=True)
+    placeholder_notebooks(Path(job.job["scratch"]) / "autograded" / job.student / state.assignment,
+                          Path(job.job["release_dir"]), state.definition, status, reason)
+    return Result(assignment=state.assignment, student=job.student, status=status, reason=reason,
+                  fingerprint=fp, autograded_dir=f"autograded/{job.student}/{state.assignment}", notebooks=zero_scores(state.definition))
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:200] if lines else "no log"

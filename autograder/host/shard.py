@@ -1,0 +1,69 @@
+"""``shard``: grade one share of the submissions and leave per-submission result JSON for ``collect``.
+
+For grading on several machines (a Kubernetes Indexed Job, or plain parallel containers): shard
+``index`` of ``count`` takes every ``count``-th student (sorted by id), grades them in a private
+course made from the baked one (``$AUTOGRADER_COURSE``) and writes, per student::
+
+    OUT/<student>/result.json      # autograder result format (autograder.contracts.results)
+    OUT/<student>/autograded/      # the graded notebooks
+
+A shard that is run again skips students whose result matches their current files, so a
+pod that died is simply restarted. ``python -m autograder collect OUT`` merges every shard.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from autograder.host import grade, store
+from autograder.platforms import lms
+from autograder.contracts import results
+from autograder.course.directory import Course, fingerprint
+from autograder.errors import UserError
+
+
+def share(students: list[str], index: int, count: int) -> list[str]:
+    """The students of shard ``index`` of ``count`` (every ``count``-th, by sorted id)."""
+    if count < 1 or not 0 <= index < count:
+        raise UserError(f"shard {index} of {count} does not exist", "use 0 <= --index < --count")
+    return [s for i, s in enumerate(sorted(students)) if i % count == index]
+
+
+def _done(out: Path, submission: Path) -> bool:
+    try:
+        return results.read(out / "result.json").fingerprint == fingerprint(submission)
+    except (OSError, results.ResultError):
+        return False
+
+
+def run(*, assignment: str, index: int, count: int, submitted: Path, out: Path, course: Path | None = None,
+        jobs: int | None = None, timeout: float | None = None) -> list[str]:
+    """Grade shard ``index`` of ``count`` of ``submitted/*/<assignment>/`` into ``out``; return its students."""
+    submitted, out = Path(submitted), Path(out)
+    if not submitted.is_dir():
+        raise UserError(f"submissions folder {submitted} does not exist", "mount the course volume with submitted/ in it")
+    everyone = sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir() and not p.name.startswith("."))
+    mine = share(everyone, index, count)
+    todo = [s for s in mine if not _done(out / s, submitted / s / assignment)]
+    if not todo:
+        return mine
+    source = Course.open(Path(course) if course else lms.course_dir())
+    with tempfile.TemporaryDirectory(prefix="ag-shard-") as tmp:
+        temp = lms.temp_course(source, assignment, Path(tmp) / "course")
+        for s in todo:
+            shutil.copytree(submitted / s / assignment, temp.submission_dir(s, assignment), symlinks=False,
+                            ignore_dangling_symlinks=True)
+        grade.run(root=temp.root, assignment=assignment, jobs=jobs, timeout=timeout, progress=False, quiet=True)
+        ledger = store.load_ledger(temp, assignment)
+        for s in todo:
+            _export(ledger[s], temp.autograded_dir(s, assignment), out / s)
+    return mine
+
+
+def _export(result: results.Result, graded: Path, dest: Path) -> None:
+    """Write one student's result folder, the JSON last (a reader never sees a half-written result)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "result.json").unlink(missing_ok=True)
+    store.place_autograded(graded, dest / "autograded")
+    results.write(dest / "result.json", results.Result(**{**result.__dict__, "autograded_dir": "autograded"}))

@@ -1,0 +1,247 @@
+"""Learning-platform entry points of the grading image: Gradescope and Coursera.
+
+Both grade one uploaded submission against the course baked into the image (``$AUTOGRADER_COURSE``:
+the config, the assignments' definitions with their hidden tests, the released notebooks and
+the data) with the same :func:`autograder.host.grade.run` as everywhere else, in a private temporary
+course, and translate the result into the platform's file:
+
+- Gradescope: reads ``/autograder/submission/``, writes ``/autograder/results/results.json``
+  (``score``, ``output``, ``stdout_visibility`` and one entry per graded check cell in ``tests``);
+- Coursera (custom grader): reads ``/shared/submission/``, writes ``/shared/feedback.json``
+  (``fractionalScore`` between 0 and 1 and ``feedback`` as HTML).
+
+Whatever the upload is (nothing, the wrong file, a broken notebook), a valid results file is
+written with a zero score and a sentence saying what to upload.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.course import definition as definitions
+from autograder.host import grade, store
+from autograder.contracts import results
+from autograder.course.directory import CONFIG_NAME, Course, regular_files
+from autograder.course.definition import AssignmentDef
+from autograder.errors import UserError
+from autograder.course.exercises import evaluate
+
+DEFAULT_COURSE = "/opt/course"
+STUDENT = "submission"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class Outcome:
+    """One graded upload: the result, the assignment and the per-cell feedback lines."""
+
+    result: results.Result
+    definition: AssignmentDef
+    messages: dict[str, str]  # grade_id -> what went wrong ("" when the cell passed)
+    notes: list[str]
+
+    @property
+    def max_score(self) -> float:
+        """Points of the automatically graded cells."""
+        return sum(g.max_score for nb in self.result.notebooks.values() for g in nb.grades.values()
+                   if g.auto_score is not None)
+
+
+def course_dir() -> Path:
+    """The course baked into the image (``$AUTOGRADER_COURSE``)."""
+    return Path(os.environ.get("AUTOGRADER_COURSE") or DEFAULT_COURSE)
+
+
+def _assignments(course: Course) -> dict[str, AssignmentDef]:
+    names = sorted(p.name for p in (course.root / "release").iterdir() if p.is_dir())
+    return {n: definitions.read(course.db_url, course.course_id, n) for n in names}
+
+
+def pick_assignment(defs: dict[str, AssignmentDef], notebooks: list[Path], wanted: str | None) -> str:
+    """The assignment an upload is for: ``wanted``, else the one whose notebook name was uploaded."""
+    if wanted:
+        if wanted not in defs:
+            raise UserError(f"assignment {wanted!r} is not in this grading image", f"use one of: {', '.join(defs)}")
+        return wanted
+    for name, d in defs.items():
+        if {nb.name for nb in d.notebooks} & {p.stem for p in notebooks}:
+            return name
+    # renamed on upload ("... (2).ipynb"): the assignment whose graded cells the notebook carries
+    ids = set().union(*(_grade_ids(p) for p in notebooks)) if notebooks else set()
+    overlap = {name: len(ids & {c["name"] for nb in d.notebooks for c in nb.source_cells}) for name, d in defs.items()}
+    best = max(overlap, key=lambda n: overlap[n]) if overlap else None
+    if best is not None and overlap[best] > 0:
+        return best
+    if len(defs) == 1:
+        return next(iter(defs))
+    expected = " or ".join(f"{nb.name}.ipynb" for d in defs.values() for nb in d.notebooks)
+    raise UserError(f"no notebook named {expected} in the upload", "upload the notebook under its released name")
+
+
+def _grade_ids(path: Path) -> set[str]:
+    try:
+        nb = json.loads(path.read_text(errors="replace"))
+        return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])} - {None}
+    except (ValueError, AttributeError, TypeError):
+        return set()
+
+
+def grade_upload(*, submission: Path, assignment: str | None = None, course: Path | None = None,
+                 timeout: float | None = None) -> Outcome:
+    """Grade the notebook(s) in ``submission`` against the baked course; never raises for the upload's content."""
+    source = Course.open(course or course_dir())
+    defs = _assignments(source)
+    uploaded = sorted(p for p in regular_files(submission) if p.suffix == ".ipynb") if submission.is_dir() else []
+    name = pick_assignment(defs, uploaded, assignment or os.environ.get("AUTOGRADER_ASSIGNMENT"))
+    definition = defs[name]
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ag-lms-") as tmp:
+        os.chmod(tmp, 0o700)
+        temp = temp_course(source, name, Path(tmp) / "course")
+        target = temp.submission_dir(STUDENT, name)
+        target.mkdir(parents=True)
+        expected = {nb.name for nb in definition.notebooks}
+        for path in uploaded:
+            stem = path.stem
+            if stem not in expected and len(uploaded) == 1 and len(expected) == 1:
+                stem = next(iter(expected))
+                notes.append(f"The uploaded {path.name} was graded as {stem}.ipynb.")
+            shutil.copyfile(path, target / f"{stem}.ipynb")
+        grade.run(root=temp.root, assignment=name, jobs=1, timeout=timeout, progress=False, quiet=True)
+        result = store.load_ledger(temp, name)[STUDENT]
+        messages = _messages(temp.autograded_dir(STUDENT, name), definition)
+    return Outcome(result, definition, messages, notes)
+
+
+def temp_course(source: Course, assignment: str, root: Path) -> Course:
+    """A private course at ``root`` with ``source``'s config, the assignment's definition (into a new
+    SQLite gradebook), its release and its source data files (notebooks left out)."""
+    root.mkdir(parents=True)
+    shutil.copyfile(source.root / CONFIG_NAME, root / CONFIG_NAME)
+    for sub in ("release", "source"):
+        if (source.root / sub / assignment).is_dir():
+            shutil.copytree(source.root / sub / assignment, root / sub / assignment,
+                            ignore=shutil.ignore_patterns("*.ipynb") if sub == "source" else None)
+    db = root / "gradebook.db"
+    url = f"sqlite:///{db}"
+    definitions.seed(url, source.course_id, definitions.read(source.db_url, source.course_id, assignment))
+    (root / CONFIG_NAME).write_text((root / CONFIG_NAME).read_text()
+                                    + f"\nc.CourseDirectory.db_url = {url!r}\n")
+    return Course.open(root)
+
+
+def _messages(graded: Path, definition: AssignmentDef) -> dict[str, str]:
+    """grade_id -> the last line of the error a check cell printed ("" when it ran cleanly)."""
+    out: dict[str, str] = {}
+    for nb in definition.notebooks:
+        path = graded / f"{nb.name}.ipynb"
+        if not path.is_file():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if not gid or not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+                continue
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            out[gid] = ANSI.sub("", f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}")[:2000] if errors else ""
+    return out
+
+
+def _tests(outcome: Outcome) -> list[dict[str, Any]]:
+    """One Gradescope test per automatically graded cell, grouped by exercise."""
+    scores = {cell: g.auto_score for nb in outcome.result.notebooks.values() for cell, g in nb.grades.items()}
+    maxima = {cell: m for nb in outcome.definition.max_scores().values() for cell, m in nb.items()}
+    tests = []
+    for number, ex in enumerate(evaluate(outcome.definition, scores), start=1):
+        for part, cell in enumerate(ex.tests, start=1):
+            score = scores.get(cell)
+            if score is None:
+                continue  # graded by hand
+            hidden = cell.endswith("_hidden")
+            message = outcome.messages.get(cell, "")
+            tests.append({
+                "name": f"Exercise {number}: {ex.name} ({'hidden' if hidden else 'public'} check {cell})",
+                "number": f"{number}.{part}",
+                "score": score, "max_score": maxima[cell],
+                "output": message or ("Passed." if score >= maxima[cell] else "Not passed."),
+                # hidden checks show once the instructor publishes the grades
+                "visibility": "after_published" if hidden else "visible",
+            })
+    return tests
+
+
+def _summary(outcome: Outcome) -> str:
+    r = outcome.result
+    lines = [f"Autograder status: {r.status}" + (f" ({r.reason})" if r.reason else "") + ".", *outcome.notes]
+    manual = [c["name"] for nb in outcome.definition.notebooks for c in nb.task_cells + nb.grade_cells
+              if any(g.auto_score is None and cell == c["name"]
+                     for res in r.notebooks.values() for cell, g in res.grades.items())]
+    if manual:
+        lines.append(f"Graded by hand later: {', '.join(manual)}.")
+    return "\n".join(lines)
+
+
+def gradescope_results(outcome: Outcome, seconds: float) -> dict[str, Any]:
+    """The Gradescope ``results.json`` document of one graded upload."""
+    return {"score": outcome.result.score, "execution_time": round(seconds, 1), "output": _summary(outcome),
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": _tests(outcome)}
+
+
+def coursera_feedback(outcome: Outcome) -> dict[str, Any]:
+    """Coursera's ``feedback.json``: ``fractionalScore`` in [0, 1] and HTML ``feedback``."""
+    total = outcome.max_score
+    fraction = min(1.0, max(0.0, outcome.result.score / total)) if total else 0.0
+    rows = "".join(f"<li>{html.escape(t['name'])}: {t['score']:g}/{t['max_score']:g}"
+                   + (f" — {html.escape(t['output'])}" if t["score"] < t["max_score"] else "") + "</li>"
+                   for t in _tests(outcome))
+    body = f"<p>{html.escape(_summary(outcome)).replace(chr(10), '<br>')}</p><ul>{rows}</ul>"
+    return {"fractionalScore": round(fraction, 4), "feedback": body}
+
+
+def _failure(reason: str) -> Outcome:
+    empty = AssignmentDef("unknown", None, [])
+    res = results.Result(assignment="unknown", student=STUDENT, status="no_notebook", reason=reason)
+    return Outcome(res, empty, {}, [])
+
+
+def _grade_or_explain(submission: Path, assignment: str | None, timeout: float | None) -> Outcome:
+    try:
+        return grade_upload(submission=submission, assignment=assignment, timeout=timeout)
+    except UserError as exc:
+        return _failure(str(exc))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def run_gradescope(*, submission: Path = Path("/autograder/submission"),
+                   results_dir: Path = Path("/autograder/results"), assignment: str | None = None,
+                   timeout: float | None = None) -> dict[str, Any]:
+    """Grade Gradescope's upload folder and write ``results.json`` there; return the document."""
+    t0 = time.monotonic()
+    outcome = _grade_or_explain(submission, assignment, timeout)
+    doc = gradescope_results(outcome, time.monotonic() - t0)
+    _write_json(results_dir / "results.json", doc)
+    return doc
+
+
+def run_coursera(*, submission: Path = Path("/shared/submission"), feedback: Path = Path("/shared/feedback.json"),
+                 assignment: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+    """Grade Coursera's submission folder and write ``feedback.json``; return the document."""
+    outcome = _grade_or_explain(submission, assignment, timeout)
+    doc = coursera_feedback(outcome)
+    _write_json(feedback, doc)
+    return doc

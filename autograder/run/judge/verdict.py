@@ -1,0 +1,335 @@
+"""Judge one graded check cell from the evidence its kernel emitted.
+
+Evidence is untrusted data: its size is bounded, its shape is checked field by field before any
+value is used, it is never unpickled, executed or turned back into Keras objects. Every case the
+cell must cover (its fixed cases plus the grader's challenge case) is compared with the reference,
+computed here, in the grader's process.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from test_utils import exercises, structure
+from test_utils._style import strip_ansi
+from test_utils.evidence import MIME, SCHEMA
+
+__all__ = ["MIME", "MAX_EVIDENCE_BYTES", "NOTEBOOK_EXERCISES", "Verdict", "exercise_of", "judge_cell",
+           "ReferenceCache", "cases_to_judge"]
+
+#: Largest evidence output accepted, in bytes of JSON.
+MAX_EVIDENCE_BYTES = 1_000_000
+#: Exercises each graded notebook holds (the judge only judges these cells).
+NOTEBOOK_EXERCISES = {
+    "Image_segmentation_Unet": ("conv_block", "upsampling_block", "unet_model"),
+    "Unet_Variants": ("mean_iou", "upsample_conv_block", "bn_conv_block"),
+}
+_MAX_DEPTH = 12
+_REL_TOL = 1e-3
+
+
+class EvidenceError(ValueError):
+    """Evidence that is missing, malformed or too large."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's decision on one cell: ``ok``, or a one-line reason (``bad_evidence``: not judged)."""
+
+    ok: bool
+    reason: str = ""
+    bad_evidence: bool = False
+
+
+def exercise_of(notebook: str, grade_id: str) -> tuple[str, str] | None:
+    """``(exercise, "public"|"hidden")`` for a test cell of a judged notebook, else ``None``."""
+    names = NOTEBOOK_EXERCISES.get(notebook, ())
+    owners = [name for name in names if grade_id.startswith(f"test_{name}")]
+    if not owners:
+        return None
+    name = max(owners, key=len)
+    return name, ("hidden" if grade_id.endswith("_hidden") else "public")
+
+
+class ReferenceCache:
+    """Reference evidence by (exercise, case, seed): in memory, and in ``folder`` shared by a run's workers.
+
+    A case without numbers does not depend on the seed, so its key leaves the seed out. Whoever
+    computes a missing entry holds ``folder/.lock`` meanwhile, so a run computes each reference once;
+    the references of fixed cases come from ``frozen.json`` and are never computed while grading.
+    """
+
+    def __init__(self, folder: str | Path | None = None, wait_s: float = 600.0) -> None:
+        self.folder = Path(folder) if folder else None
+        self.wait_s = wait_s
+        self.memory: dict[str, Any] = {}
+
+    @staticmethod
+    def key(exercise: str, case: dict[str, Any], seed: int) -> str:
+        """The entry's name: a hash of the exercise, the case and (for cases with numbers) the seed."""
+        used = seed if case.get("numbers") else None
+        return hashlib.sha256(json.dumps([exercise, case, used], sort_keys=True).encode()).hexdigest()[:32]
+
+    def _read(self, path: Path | None) -> Any:
+        if path is None or not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def get(self, exercise: str, case: dict[str, Any], seed: int) -> Any:
+        """The reference's evidence for one case: frozen in the kit, cached by the run, or computed here."""
+        key = self.key(exercise, case, seed)
+        if key in self.memory:
+            return self.memory[key]
+        frozen = frozen_references().get(key)
+        if frozen is not None:
+            self.memory[key] = frozen
+            return frozen
+        path = self.folder / f"{key}.json" if self.folder else None
+        value = self._read(path)
+        if value is None:
+            with self._locked():
+                value = self._read(path)
+                if value is None:
+                    value = self._compute(exercise, case, seed, path)
+        self.memory[key] = value
+        return value
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self.folder is None:
+            yield
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / ".lock", "a")
+        except OSError:
+            yield
+            return
+        with handle:
+            deadline = time.monotonic() + self.wait_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        break  # compute without the lock rather than wait for ever
+                    time.sleep(0.2)
+            yield
+
+    @staticmethod
+    def _compute(exercise: str, case: dict[str, Any], seed: int, path: Path | None) -> Any:
+        from autograder.run.judge import references
+
+        value = json.loads(json.dumps(references.expected(exercise, case, seed)))  # plain JSON, as read back
+        if path is not None:
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(value, fh)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        return value
+
+
+FROZEN = Path(__file__).with_name("frozen.json")
+_FROZEN: dict[str, Any] | None = None
+
+
+def frozen_references() -> dict[str, Any]:
+    """The references of every fixed case (no seed in them), computed once and kept in ``frozen.json``.
+
+    ``python -m autograder.run.judge freeze`` writes the file; a test keeps it equal to what the reference
+    builders give, so a run only builds the references of its challenge cases.
+    """
+    global _FROZEN
+    if _FROZEN is None:
+        try:
+            data = json.loads(FROZEN.read_text())
+            _FROZEN = data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            _FROZEN = {}
+    return _FROZEN
+
+
+def compute_frozen() -> dict[str, Any]:
+    """Key -> reference evidence for every fixed case of every judged exercise."""
+    out = {}
+    for names in NOTEBOOK_EXERCISES.values():
+        for exercise in names:
+            for part in ("public", "hidden"):
+                for case in exercises.EXERCISES[exercise].cases(part):
+                    if not case.get("numbers"):
+                        out[ReferenceCache.key(exercise, case, 0)] = ReferenceCache._compute(exercise, case, 0, None)
+    return out
+
+
+def cases_to_judge(exercise: str, part: str, seed: int) -> list[dict[str, Any]]:
+    """Every case the ``part`` check of ``exercise`` must cover in a run with ``seed``."""
+    return exercises.EXERCISES[exercise].cases(part) + [exercises.challenge_case(exercise, part, seed)]
+
+
+# ------------------------------------------------------------------------------------- shape checks
+
+def _need(condition: bool, what: str) -> None:
+    if not condition:
+        raise EvidenceError(what)
+
+
+def _plain_json(value: Any, depth: int = 0) -> None:
+    _need(depth <= _MAX_DEPTH, "nested too deeply")
+    if isinstance(value, dict):
+        _need(all(isinstance(k, str) for k in value), "a key is not a string")
+        for item in value.values():
+            _plain_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _plain_json(item, depth + 1)
+    elif isinstance(value, float):
+        _need(math.isfinite(value), "a number is not finite")
+    else:
+        _need(value is None or isinstance(value, (str, int, bool)), f"a value of type {type(value).__name__}")
+
+
+def _description_ok(description: Any) -> None:
+    _need(isinstance(description, dict) and isinstance(description.get("layers"), list)
+          and isinstance(description.get("outputs"), list), "a description is not {'layers': [...], 'outputs': [...]}")
+    _need(len(description["layers"]) <= 500, "a description has too many layers")
+    for row in description["layers"]:
+        _need(isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[2], dict)
+              and isinstance(row[3], list), "a layer row is not [class, shape, settings, inputs]")
+
+
+def _numbers_ok(numbers: Any) -> None:
+    _need(isinstance(numbers, dict) and set(numbers) <= {"inference", "training"}, "numbers are malformed")
+    for measured in numbers.values():
+        _need(isinstance(measured, list) and len(measured) <= 8, "numbers are malformed")
+        for item in measured:
+            _need(isinstance(item, dict) and isinstance(item.get("shape"), list)
+                  and isinstance(item.get("norm"), (int, float)) and isinstance(item.get("projections"), list)
+                  and len(item["projections"]) == exercises.PROJECTIONS, "numbers are malformed")
+
+
+def validate(payload: Any) -> dict[str, Any]:
+    """Check the evidence's shape field by field; raise :class:`EvidenceError` naming what is wrong."""
+    _plain_json(payload)
+    _need(isinstance(payload, dict), "evidence is not an object")
+    _need(payload.get("schema") == SCHEMA, f"evidence schema is {payload.get('schema')!r}, expected {SCHEMA}")
+    _need(isinstance(payload.get("exercise"), str) and payload.get("part") in ("public", "hidden"),
+          "exercise or part missing")
+    _need(isinstance(payload.get("signature"), list), "signature missing")
+    cases = payload.get("cases")
+    _need(isinstance(cases, list) and 0 < len(cases) <= 20, "cases missing")
+    for entry in cases:
+        _need(isinstance(entry, dict) and isinstance(entry.get("case"), dict), "a case is malformed")
+        if "error" in entry:
+            _need(isinstance(entry["error"], str), "an error is not a string")
+        elif "metric" in entry:
+            metric = entry["metric"]
+            _need(isinstance(metric, dict) and isinstance(metric.get("values"), list)
+                  and all(isinstance(v, (int, float)) for v in metric["values"]), "metric values are malformed")
+        else:
+            _description_ok(entry.get("description"))
+            if "numbers" in entry:
+                _numbers_ok(entry["numbers"])
+    return payload
+
+
+# ------------------------------------------------------------------------------------- judging
+
+def _close(got: float, want: float, scale: float) -> bool:
+    return abs(float(got) - float(want)) <= _REL_TOL * max(scale, 1e-3)
+
+
+def _numbers_problem(got: dict[str, Any], want: dict[str, Any]) -> str | None:
+    for mode, outputs in want.items():
+        measured = got.get(mode)
+        if not isinstance(measured, list) or len(measured) != len(outputs):
+            return f"no {mode}-mode outputs recorded"
+        for position, (g, w) in enumerate(zip(measured, outputs), start=1):
+            scale = float(w["norm"])
+            if g["shape"] != w["shape"] or not _close(g["norm"], w["norm"], scale) or not all(
+                    _close(a, b, scale) for a, b in zip(g["projections"], w["projections"])):
+                return (f"output {position} computed in {mode} mode differs from the reference's with the same "
+                        "weights and inputs, although the layers look the same")
+    return None
+
+
+def _judge_case(spec: exercises.Exercise, entry: dict[str, Any], want: Any) -> str | None:
+    if "error" in entry:
+        return f"{spec.function} failed: {entry['error']}"
+    if spec.kind == "metric":
+        got = entry.get("metric", {})
+        values = got.get("values", [])
+        if len(values) != len(want["values"]) or not all(abs(g - w) <= 1e-4 for g, w in zip(values, want["values"])):
+            return "the mean IoU differs from the reference's on the same batches"
+        if not isinstance(got.get("after_reset"), (int, float)) or abs(got["after_reset"] - want["after_reset"]) > 1e-4:
+            return "after reset_state the mean IoU differs from the reference's"
+        if got.get("name") != want["name"] or got.get("clone") != want["clone"]:
+            return "the metric's name or its config (num_classes) is wrong"
+        return None
+    problems = structure.differences(entry["description"], want["description"], spec.free, spec.output_names)
+    if problems:
+        return structure_line(problems)
+    if "numbers" in want:
+        return _numbers_problem(entry.get("numbers") or {}, want["numbers"])
+    return None
+
+
+def structure_line(problems: list[str]) -> str:
+    """The first difference, plain text, plus how many more there are."""
+    text = strip_ansi(problems[0])
+    return text + (f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else "")
+
+
+def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int, cache: ReferenceCache) -> Verdict | None:
+    """The verdict on one graded cell, or ``None`` when the cell is not one the judge decides."""
+    found = exercise_of(notebook, grade_id)
+    if found is None:
+        return None
+    exercise, part = found
+    spec = exercises.EXERCISES[exercise]
+    if not payloads:
+        return Verdict(False, "no evidence: the check did not report what it checked", bad_evidence=True)
+    if len(payloads) > 1:
+        return Verdict(False, f"{len(payloads)} evidence outputs, expected one", bad_evidence=True)
+    raw = payloads[0]
+    try:
+        size = len(json.dumps(raw))
+    except (TypeError, ValueError, RecursionError):
+        return Verdict(False, "evidence is not plain JSON", bad_evidence=True)
+    if size > MAX_EVIDENCE_BYTES:
+        return Verdict(False, f"evidence is {size} bytes, more than {MAX_EVIDENCE_BYTES}", bad_evidence=True)
+    try:
+        payload = validate(raw)
+    except (EvidenceError, RecursionError) as error:
+        return Verdict(False, f"malformed evidence: {error}", bad_evidence=True)
+    if payload["exercise"] != exercise or payload["part"] != part or payload.get("challenge") != seed:
+        return Verdict(False, "evidence is for another check or another grading run", bad_evidence=True)
+    cases = cases_to_judge(exercise, part, seed)
+    got_cases = [entry["case"] for entry in payload["cases"]]
+    if not structure.same_value(got_cases, cases):
+        return Verdict(False, "evidence does not cover the cases this check runs", bad_evidence=True)
+    if spec.kind == "metric" and payload.get("saves") != "ok":
+        return Verdict(False, f"a model compiled with the metric could not be saved and loaded back: "
+                              f"{str(payload.get('saves'))[:160]}")
+    if payload["signature"] != [list(pair) for pair in spec.signature]:
+        return Verdict(False, f"{spec.function}'s arguments or defaults were changed")
+    for entry, case in zip(payload["cases"], cases):
+        problem = _judge_case(spec, entry, cache.get(exercise, case, seed))
+        if problem:
+            return Verdict(False, problem)
+    return Verdict(True)

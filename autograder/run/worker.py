@@ -1,0 +1,354 @@
+"""Grade one submission in a private scratch course: ``python -m autograder.run.worker JOB.json``.
+
+Runs as a separate (trusted) process. It never opens the course gradebook: it grades with
+nbgrader's own ``Autograde`` converter into a scratch course whose gradebook is a copy of the
+assignment's definition, with the kernel in the sandbox, then writes the scores nbgrader
+saved into a result JSON (:mod:`autograder.contracts.results`). The job file (JSON) holds::
+
+    root, scratch, assignment, student, course_id, template_db, definition (AssignmentDef json),
+    limits (Limits json), policy (launcher policy), extension_s, release_dir
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import warnings
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.contracts import results
+from autograder.run import triage
+from autograder.course.directory import fingerprint, load_config, regular_files
+from autograder.course.definition import AssignmentDef
+from autograder.contracts.results import CellGrade, NotebookResult, Result
+from autograder.course.placeholders import banner, placeholder_notebooks, zero_scores
+from autograder.sandbox import limits as sandbox
+from autograder.sandbox.launch import die_with_parent
+from autograder.sandbox.limits import KERNEL_NAME, Limits, write_kernelspec
+
+# nbgrader's add_submission builds rows before adding them; SQLAlchemy warns, harmlessly.
+warnings.filterwarnings("ignore", message=".*not in session.*")
+
+KNOWN_FAILURES = (
+    ("DeadKernelError", "kernel_died", "the kernel died while running the notebook (e.g. os._exit, a crash or memory)"),
+    ("UnresponsiveKernelError", "timeout", "the kernel stopped responding and could not be interrupted"),
+    ("MemoryError", "memory", "ran out of memory"),
+)
+
+
+def build_scratch(job: dict[str, Any]) -> Path:
+    """Lay out the scratch course: gradebook copy, source files, the submission's regular files."""
+    scratch = Path(job["scratch"])
+    root = Path(job["root"])
+    a, s = job["assignment"], job["student"]
+    shutil.copyfile(job["template_db"], scratch / "gradebook.db")
+    os.chmod(scratch / "gradebook.db", 0o600)
+    src = root / "source" / a
+    dest_src = scratch / "source" / a
+    dest_src.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        for f in regular_files(src):
+            if f.suffix != ".ipynb":
+                (dest_src / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dest_src / f.relative_to(src))
+    sub_src = Path(job["submission_dir"])
+    sub = scratch / "submitted" / s / a
+    sub.mkdir(parents=True, exist_ok=True)
+    for f in regular_files(sub_src):
+        target = sub / f.relative_to(sub_src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    for d in ("source", "submitted"):
+        os.chmod(scratch / d, 0o700)
+    return scratch
+
+
+def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
+    """The course's nbgrader config, pointed at the scratch course and the sandboxed kernel."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    from autograder.run.judge.preprocessor import JudgeEvidence
+    from autograder.run.nbhooks import LimitOutputBytes, SandboxedExecute
+
+    scratch = Path(job["scratch"])
+    box = scratch / "box"
+    cfg = load_config(Path(job["root"]))
+    cfg.CourseDirectory.root = str(scratch)
+    cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+    cfg.CourseDirectory.course_id = job["course_id"]
+    cfg.CourseDirectory.assignment_id = job["assignment"]
+    cfg.CourseDirectory.student_id = job["student"]
+    cfg.Autograde.autograde_preprocessors = [
+        SandboxedExecute, JudgeEvidence, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    cfg.OverwriteCells.add_missing_cells = True
+    cfg.Execute.timeout = int(limits.cell_timeout)
+    cfg.Execute.kernel_name = KERNEL_NAME
+    cfg.Execute.startup_timeout = 120
+    cfg.SandboxedExecute.workdir = str(box / "work")
+    cfg.SandboxedExecute.owner_uid = job["policy"]["uid"]
+    cfg.LimitOutputBytes.max_bytes = limits.max_output_bytes
+    cfg.JudgeEvidence.challenge = challenge_seed(job)
+    cfg.JudgeEvidence.cache_dir = str(job.get("judge_cache") or "")
+    cfg.KernelManager.transport = "ipc"
+    cfg.KernelManager.ip = str(box / "run" / "k")
+    cfg.KernelManager.connection_file = str(box / "run" / "kernel.json")
+    return cfg
+
+
+def challenge_seed(job: dict[str, Any]) -> int:
+    """The run's challenge seed (picked by ``grade`` at grading time), or a fresh one for this submission."""
+    seed = job.get("challenge")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        seed = job["challenge"] = secrets.randbelow(2**31)
+    return seed
+
+
+def judged_problems(path: Path) -> list[str]:
+    """``grade_id: reason`` for each cell whose evidence the judge could not use (missing, malformed, huge)."""
+    from autograder.run.judge.preprocessor import EVIDENCE_ERROR
+
+    nb = nbformat.read(path, as_version=4)
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") == EVIDENCE_ERROR:
+                gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "?")
+                lines.append(f"{gid}: {out.get('evalue', '')}"[:200])
+    return lines
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def run_autograde(job: dict[str, Any], limits: Limits) -> tuple[bool, str]:
+    """nbgrader's Autograde converter on the scratch course; (succeeded, captured log)."""
+    from nbgrader.converters import Autograde, NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = nbgrader_config(job, limits)
+    log = logging.getLogger(f"autograder.run.worker.{job['student']}")
+    capture = _Capture()
+    log.addHandler(capture)
+    log.setLevel(logging.INFO)
+    coursedir = CourseDirectory(config=cfg)
+    converter = Autograde(coursedir=coursedir, config=cfg, log=log)
+    converter.force = True
+    try:
+        converter.start()
+        ok = True
+    except NbGraderException:
+        ok = False
+    return ok, "\n".join(capture.lines)
+
+
+def read_scores(job: dict[str, Any], definition: AssignmentDef) -> tuple[dict[str, NotebookResult], str | None]:
+    """What nbgrader saved in the scratch gradebook: per-cell auto scores, comments, penalty."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, NotebookResult] = {}
+    url = f"sqlite:///{Path(job['scratch']) / 'gradebook.db'}"
+    with Gradebook(url, job["course_id"]) as gb:
+        sub = gb.find_submission(job["assignment"], job["student"])
+        timestamp = sub.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f UTC") if sub.timestamp else None
+        for snb in sub.notebooks:
+            res = NotebookResult(late_penalty=snb.late_submission_penalty)
+            for g in snb.grades:
+                res.grades[g.cell.name] = CellGrade(g.auto_score, float(g.max_score))
+            for c in snb.comments:
+                res.comments[c.cell.name] = c.auto_comment
+            out[snb.name] = res
+    return out, timestamp
+
+
+def _graded_dir(job: dict[str, Any]) -> Path:
+    return Path(job["scratch"]) / "autograded" / job["student"] / job["assignment"]
+
+
+def grade(job: dict[str, Any]) -> Result:
+    """Grade the job's submission; never raises for anything the submission does."""
+    t0 = time.monotonic()
+    limits = Limits(**job["limits"])
+    definition = AssignmentDef.from_json(job["definition"])
+    a, s = job["assignment"], job["student"]
+    scratch = build_scratch(job)
+    sub = scratch / "submitted" / s / a
+    result = Result(assignment=a, student=s, status="graded", fingerprint=fingerprint(Path(job["submission_dir"])),
+                    autograded_dir=f"autograded/{s}/{a}")
+    release = Path(job["release_dir"])
+    verdicts = {nb.name: triage.check_notebook(sub / f"{nb.name}.ipynb", nb, limits.max_notebook_mb * 2**20,
+                                               triage.baseline(release / f"{nb.name}.ipynb"))
+                for nb in definition.notebooks}
+    fatal = {n: v for n, v in verdicts.items() if v.status}
+    for name, v in fatal.items():
+        (sub / f"{name}.ipynb").unlink(missing_ok=True)
+    if len(fatal) == len(definition.notebooks):
+        first = next(iter(fatal.values()))
+        result.status, result.reason = first.status or "error", "; ".join(v.reason for v in fatal.values())
+        result.notebooks = zero_scores(definition)
+        placeholder_notebooks(_graded_dir(job), Path(job["release_dir"]), definition, result.status, result.reason)
+        result.duration_s = time.monotonic() - t0
+        return result
+    _extension(job)
+    # The kernel learns the challenge seed only now: the sizes and weights of the judged cases.
+    from test_utils.evidence import CHALLENGE_ENV
+
+    os.environ[CHALLENGE_ENV] = str(challenge_seed(job))
+    ok, log = run_autograde(job, limits)
+    graded = scratch / "autograded" / s / a
+    if not ok:
+        status, reason = "error", _last_error(log)
+        for marker, st, why in KNOWN_FAILURES:
+            if marker in log:
+                status, reason = st, why
+                break
+        if status == "error" and disk_full(scratch / "box" / "work"):
+            status, reason = "disk_full", "the notebook filled its disk space and could not be graded"
+        result.status, result.reason = status, reason
+        result.notebooks = zero_scores(definition)
+        shutil.rmtree(graded, ignore_errors=True)
+        placeholder_notebooks(_graded_dir(job), Path(job["release_dir"]), definition, status, reason)
+    else:
+        result.notebooks, result.timestamp = read_scores(job, definition)
+        reasons = [v.reason for v in fatal.values()]
+        status = next((v.status for v in fatal.values()), None)
+        for nb in definition.notebooks:
+            path = graded / f"{nb.name}.ipynb"
+            if path.exists():
+                st, why = triage.scan_outputs(path)
+                if st:
+                    status = status or st
+                    reasons.append(why)
+                reasons.extend(judged_problems(path))
+        restored = triage.restored_reason(verdicts)
+        if restored:
+            status = status or "restored"
+            reasons.append(restored)
+        if disk_full(scratch / "box" / "work"):
+            status = status or "disk_full"
+            reasons.append("the notebook filled its disk space; files it wrote afterwards were lost")
+        result.status = status or "graded"
+        result.reason = "; ".join(r for r in reasons if r)
+        if result.status != "graded":
+            for nb in definition.notebooks:
+                path = graded / f"{nb.name}.ipynb"
+                if path.exists():
+                    banner(path, result.status, result.reason)
+    result.duration_s = time.monotonic() - t0
+    return result
+
+
+def _extension(job: dict[str, Any]) -> None:
+    """Carry the student's extension into the scratch gradebook (late penalties use it)."""
+    if not job.get("extension_s"):
+        return
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{Path(job['scratch']) / 'gradebook.db'}", job["course_id"]) as gb:
+        gb.update_or_create_student(job["student"])
+        gb.update_or_create_submission(job["assignment"], job["student"], extension=timedelta(seconds=job["extension_s"]))
+
+
+def _last_error(log: str) -> str:
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "Error" in ln or "Exception" in ln:
+            return ln[:200]
+    return "nbgrader could not grade the notebook"
+
+
+def _container_box(job: dict[str, Any], policy_file: Path) -> None:
+    """In a grading container: the kernel's folders (on the container's tmpfs) and its launcher policy."""
+    limits = Limits(**job["limits"])
+    uid = limits.uid_base + int(job.get("slot") or 0)
+    box = Path(job["scratch"]) / "box"
+    sandbox.make_box(box, uid)
+    policy = sandbox.policy(limits=limits, slot=int(job.get("slot") or 0), box=box, protect=[], hide_files=[],
+                            cgroup_procs=[], threads=job.get("threads"))
+    policy["mask"], policy["keep"] = [], []  # the container already hides the host; no mounts are possible
+    policy["in_container"] = True
+    job["policy"] = policy
+    policy_file.write_text(json.dumps(policy))
+    os.chmod(policy_file, 0o600)
+
+
+def disk_full(folder: Path, margin: int = 2**20) -> bool:
+    """Whether the file system holding ``folder`` (the kernel's work space) has under ``margin`` bytes left."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
+def main(argv: list[str]) -> int:
+    """Read the job file, grade, write ``result.json`` next to it."""
+    die_with_parent()
+    job_file = Path(argv[1])
+    job = json.loads(job_file.read_text())
+    out = job_file.with_name("result.json")
+    if job.get("in_container"):
+        _container_box(job, job_file.with_name("policy.json"))
+    os.environ["JUPYTER_PATH"] = str(Path(job["scratch"]) / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(Path(job["scratch"]) / "box" / "run")
+    write_kernelspec(Path(job["scratch"]) / "jupyter", job_file.with_name("policy.json"))
+    try:
+        result = grade(job)
+    except Exception as exc:  # the worker must always leave a result behind
+        logging.exception("worker failed")
+        result = Result(assignment=job["assignment"], student=job["student"], status="error",
+                         reason=f"autograder error: {type(exc).__name__}: {str(exc)[:160]}",
+                         fingerprint=fingerprint(Path(job["submission_dir"])),
+                         notebooks=zero_scores(AssignmentDef.from_json(job["definition"])))
+    results.write(out, result)
+    return 0
+
+
+def forked_main(job_file: str, warm: bool) -> int:
+    """Entry of a worker forked from the fork server (:mod:`autograder.host.forkserver`).
+
+    Forks the warm kernel first, while this process knows nothing about the submission, then
+    takes the full environment from the root-only ``env.json`` and grades as :func:`main`.
+    """
+    os.setsid()  # its own process group: the scheduler kills the worker with everything it started
+    path = Path(job_file)
+    log = os.open(path.with_name("worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    for fd, target in ((devnull, 0), (log, 1), (log, 2)):  # off the server's pipes
+        os.dup2(fd, target)
+    os.close(log)
+    os.close(devnull)
+    if warm:
+        from autograder.run import warm as warm_kernels
+
+        warm_kernels.fork_pending(path.with_name("policy.json"))
+    env = json.loads(path.with_name("env.json").read_text())
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        return main([sys.argv[0], job_file])
+    finally:
+        if warm:
+            warm_kernels.discard_pending()
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

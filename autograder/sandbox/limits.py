@@ -1,0 +1,336 @@
+"""Containment of one submission's kernel: limits, the launcher policy, cgroups and clean-up.
+
+The kernel of each submission runs through :mod:`autograder.sandbox.launch` (a Jupyter
+kernelspec whose command is the launcher). When the autograder runs as root, the kernel gets:
+
+- its own unprivileged uid (from ``uid_base`` up, claimed with a lock file so that two grading runs on
+  one machine never share one), so RLIMIT_NPROC counts only its processes and other kernels' scratch
+  folders (0700, another uid) are out of reach;
+- a cgroup (v1 or v2) limiting its memory and process count; an OOM kill is reported as ``memory``;
+- no network (a new, empty network namespace: not even loopback);
+- a private mount namespace: fresh ``/tmp``, ``/var/tmp``, ``/dev/shm``; the course roots masked
+  except an allow-list (``.venv``, ``data``, ``release``, helper packages), so the gradebook,
+  ``source/`` (hidden tests), ``submitted/``, ``autograded/``, ``.git`` and the config are hidden;
+- rlimits: address space, processes, file size, CPU seconds, open files, no core dumps.
+
+Without root only the rlimits (and a network namespace, where user namespaces are allowed) apply.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+LAUNCHER = Path(__file__).with_name("launch.py")
+KERNEL_NAME = "autograder-sandbox"
+#: Course-root entries the kernel may read; everything else in the root is masked.
+DEFAULT_ALLOW = [".venv", "data", "release", "test_utils", "data_fetch"]
+#: Database sockets are hidden too (a local PostgreSQL with trust auth is a gradebook door).
+ALWAYS_MASK = ["/run/postgresql", "/var/run/postgresql", "/run/mysqld"]
+ENV_DROP = r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|COOKIE|^PG|DATABASE|DB_URL|^AWS_|^GOOGLE_|^AZURE_|^SSH_|^GIT|^JPY_|^JUPYTER_|^KAGGLE"
+#: Variables that cap the numeric libraries' threads (one kernel must not take every core).
+THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "autograder"
+
+
+@dataclass
+class Limits:
+    """Per-submission limits. Defaults measured for the U-Net notebook (see README of the report).
+
+    TensorFlow 2.21 importing and training the reference U-Net peaked at 3.3 GB of virtual memory
+    and 1.0 GB resident on 2 cores (more cores add thread stacks), hence 8 GiB address space
+    and a 4 GiB cgroup memory limit.
+    """
+
+    cell_timeout: float = 300.0
+    submission_timeout: float = 1800.0
+    memory_mb: int = 4096
+    address_space_mb: int = 8192
+    nproc: int = 512
+    fsize_mb: int = 1024
+    nofile: int = 4096
+    tmp_size_mb: int = 512
+    max_notebook_mb: int = 64
+    max_output_bytes: int = 2 * 2**20
+    uid_base: int = 61000
+    allow: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOW))
+
+    def to_json(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def is_root() -> bool:
+    """Whether the full sandbox (uid switch, namespaces, cgroups) is available."""
+    return os.geteuid() == 0
+
+
+class UidClaims:
+    """The sandbox uids of one grading run, one per slot, each held through an exclusive lock file.
+
+    Two runs on one machine (two instructors, a benchmark beside a test) must not share a uid: each
+    run kills whatever its kernel's uid still runs when a submission ends. A slot claims the first uid
+    from ``base`` whose lock no other process holds, and keeps it until :meth:`release` (or its exit).
+    """
+
+    def __init__(self, base: int, folder: Path | None = None, span: int = 4096) -> None:
+        self.base, self.span = base, span
+        self.folder = folder or Path(tempfile.gettempdir()) / "unet-grader-uids"
+        self._held: dict[int, tuple[int, int]] = {}  # slot -> (uid, lock fd)
+
+    def uid(self, slot: int) -> int:
+        """The uid of ``slot``, claimed on first use."""
+        if slot in self._held:
+            return self._held[slot][0]
+        self.folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        taken = {uid for uid, _ in self._held.values()}
+        for uid in range(self.base, self.base + self.span):
+            if uid in taken:
+                continue
+            fd = os.open(self.folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self._held[slot] = (uid, fd)
+            return uid
+        raise RuntimeError(f"no free sandbox uid in {self.base}..{self.base + self.span - 1} "
+                           f"(locks in {self.folder}); are that many grading runs going on?")
+
+    def release(self) -> None:
+        """Give every claimed uid back."""
+        for _, fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
+
+
+def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_files: list[Path],
+           cgroup_procs: list[str], threads: int | None = None, uid: int | None = None) -> dict:
+    """The launcher's policy for one kernel (see :mod:`autograder.sandbox.launch`).
+
+    ``uid``: the kernel's uid (claimed with :class:`UidClaims`); ``uid_base + slot`` when not given.
+
+    ``threads``: CPU threads the kernel's numeric libraries may use (cores / parallel jobs), so
+    parallel kernels do not oversubscribe the cores.
+    """
+    uid = limits.uid_base + slot if uid is None else uid
+    prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    kit = kit_paths()
+    masks = [{"path": str(p), "allow": list(limits.allow)} for p in protect]
+    masks += _open_ancestors(sorted(prefixes | set(kit)))
+    masks += [{"path": p, "allow": []} for p in ALWAYS_MASK if os.path.isdir(p)]
+    cpu = int(limits.submission_timeout * (os.cpu_count() or 1)) + 60
+    return {
+        "uid": uid, "gid": uid,
+        "workdir": str(box / "work"),
+        "keep": [str(box)] + sorted(prefixes) + kit,
+        "mask": masks,
+        "hide_files": [str(p) for p in hide_files],
+        "private_tmp": ["/tmp", "/var/tmp", "/dev/shm"],
+        "tmp_size_mb": limits.tmp_size_mb,
+        "cgroup_procs": cgroup_procs,
+        "rlimits": {
+            "AS": limits.address_space_mb * 2**20, "NPROC": limits.nproc, "FSIZE": limits.fsize_mb * 2**20,
+            "CPU": cpu, "NOFILE": limits.nofile, "CORE": 0,
+        },
+        "env_drop": ENV_DROP,
+        "env_set": {
+            "HOME": str(box / "home"), "USER": "student", "LOGNAME": "student",
+            "TMPDIR": "/tmp" if is_root() else str(box / "tmp"),
+            "IPYTHONDIR": str(box / "home" / ".ipython"), "MPLCONFIGDIR": str(box / "home" / ".mpl"),
+            "XDG_CACHE_HOME": str(box / "home" / ".cache"), "XDG_RUNTIME_DIR": str(box / "run"),
+            "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
+            **({k: str(threads) for k in THREAD_ENV} if threads else {}),
+        },
+    }
+
+
+def kernel_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without anything that looks like a secret (the base of a kernel's environment)."""
+    from autograder.sandbox.launch import scrub
+
+    return scrub(env, ENV_DROP)
+
+
+def threads_per_job(parallel: int) -> int:
+    """The cores one of ``parallel`` concurrent jobs may use (at least one)."""
+    return max(1, (os.cpu_count() or 1) // max(1, parallel))
+
+
+def kit_paths() -> list[str]:
+    """Folders a notebook needs besides Python itself: the kit's packages and the dataset.
+
+    They are bound back into the kernel's view, so grading works wherever the kit lives, also under
+    ``/tmp``, which the kernel gets fresh and empty.
+    """
+    import importlib.util
+
+    paths = []
+    for package in ("test_utils", "data_fetch"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            paths.extend(os.path.realpath(p) for p in spec.submodule_search_locations)
+    data = os.environ.get("UNET_DATA_DIR")
+    if data is None and paths:
+        data = os.path.join(os.path.dirname(paths[-1]), "data")  # <kit root>/data, beside data_fetch/
+    if data and os.path.isdir(data):
+        paths.append(os.path.realpath(data))
+    return sorted(set(paths))
+
+
+def _open_ancestors(paths: list[str]) -> list[dict]:
+    """Masks that make closed folders above the Python installation passable (e.g. a 0700 /root
+    holding pyenv): the folder is replaced by an empty one holding only the path's next component."""
+    masks: dict[str, set[str]] = {}
+    for path in paths:
+        parts = Path(path).parts
+        for i in range(1, len(parts) - 1):
+            folder = Path(*parts[: i + 1])
+            if not os.stat(folder).st_mode & 0o001:
+                masks.setdefault(str(folder), set()).add(parts[i + 1])
+    return [{"path": k, "allow": sorted(v)} for k, v in sorted(masks.items())]
+
+
+def make_box(box: Path, uid: int) -> None:
+    """The kernel's own folders (work dir, home, tmp, ipc sockets), owned by its uid."""
+    for sub in ("", "work", "home", "tmp", "run"):
+        (box / sub).mkdir(mode=0o700, exist_ok=True)
+        if is_root():
+            os.chown(box / sub, uid, uid)
+
+
+def write_kernelspec(jupyter_dir: Path, policy_file: Path) -> None:
+    """A kernelspec whose command is the launcher wrapped around ipykernel."""
+    spec = jupyter_dir / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-I", str(LAUNCHER), str(policy_file), "--",
+            sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": "Python 3 (autograder sandbox)", "language": "python",
+         "interrupt_mode": "signal"}))
+
+
+class Cgroup:
+    """A per-submission cgroup (v2, or v1 memory + pids); a no-op where cgroups are not writable."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dirs: list[Path] = []
+        self.v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
+
+    def create(self, memory_mb: int, nproc: int) -> list[str]:
+        """Create it with the limits; return the ``cgroup.procs`` files the launcher joins."""
+        if not is_root():
+            return []
+        try:
+            if self.v2:
+                parent = CGROUP_ROOT / CGROUP_PARENT
+                parent.mkdir(exist_ok=True)
+                (parent / "cgroup.subtree_control").write_text("+memory +pids")
+                d = parent / self.name
+                d.mkdir(exist_ok=True)
+                self.dirs = [d]
+                (d / "memory.max").write_text(str(memory_mb * 2**20))
+                _try_write(d / "memory.swap.max", "0")
+                (d / "pids.max").write_text(str(nproc))
+            else:
+                mem = CGROUP_ROOT / "memory" / CGROUP_PARENT / self.name
+                pids = CGROUP_ROOT / "pids" / CGROUP_PARENT / self.name
+                mem.mkdir(parents=True, exist_ok=True)
+                self.dirs = [mem]
+                (mem / "memory.limit_in_bytes").write_text(str(memory_mb * 2**20))
+                _try_write(mem / "memory.memsw.limit_in_bytes", str(memory_mb * 2**20))
+                if pids.parent.parent.exists():
+                    pids.mkdir(parents=True, exist_ok=True)
+                    (pids / "pids.max").write_text(str(nproc))
+                    self.dirs.append(pids)
+        except OSError:
+            self.destroy()
+            return []
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel hit the memory limit and something was killed."""
+        for d in self.dirs:
+            for fname, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
+                try:
+                    for line in (d / fname).read_text().splitlines():
+                        k, _, v = line.partition(" ")
+                        if k == key and int(v) > 0:
+                            return True
+                except (OSError, ValueError):
+                    pass
+        return False
+
+    def destroy(self) -> None:
+        """Kill everything left in it and remove it."""
+        for d in self.dirs:
+            kill_cgroup(d)
+        self.dirs = []
+
+
+def _try_write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError:
+        pass
+
+
+def kill_cgroup(d: Path, wait_s: float = 5.0) -> None:
+    """SIGKILL every process in cgroup folder ``d``, then remove it (bounded wait)."""
+    deadline = time.monotonic() + wait_s
+    while d.exists() and time.monotonic() < deadline:
+        try:
+            pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
+        except OSError:
+            pids = []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            d.rmdir()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process whose real uid is ``uid`` (a sandbox uid, never a person's)."""
+    if not is_root() or uid < 1000:
+        return 0
+    killed = 0
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real == uid:
+                proc.kill()
+                killed += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return killed
+
+
+def sweep_stale_cgroups() -> None:
+    """Remove cgroups left by an autograder run that was killed (its pid no longer runs)."""
+    if not is_root():
+        return
+    for parent in (CGROUP_ROOT / CGROUP_PARENT, CGROUP_ROOT / "memory" / CGROUP_PARENT, CGROUP_ROOT / "pids" / CGROUP_PARENT):
+        if not parent.is_dir():
+            continue
+        for d in parent.iterdir():
+            if not d.is_dir():
+                continue
+            owner = d.name.split("-", 1)[0]
+            if owner.isdigit() and not psutil.pid_exists(int(owner)):
+                kill_cgroup(d)
