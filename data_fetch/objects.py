@@ -5,16 +5,14 @@ drawn from the farthest to the nearest so that nearer ones hide farther ones.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
 from . import labels as L
 from .canvas import Canvas, Patch
+from .street import Street
 from .textures import GREENS, PAINT_PALETTE, grey, jitter, pick
-
-if TYPE_CHECKING:
-    from .scenes import Street
 
 Draw = Callable[[Canvas, np.random.Generator, np.ndarray], None]
 
@@ -162,7 +160,7 @@ def furniture(x: float, z: float, rng: np.random.Generator) -> Draw:
     return draw
 
 
-def place_objects(canvas: Canvas, street: "Street", rng: np.random.Generator, mid: np.ndarray) -> None:
+def place_objects(canvas: Canvas, street: Street, rng: np.random.Generator, mid: np.ndarray) -> None:
     """Scatter objects over the street and draw them from far to near."""
     items: list[tuple[float, Draw]] = []
     width = street.road_right - street.road_left

@@ -2,7 +2,9 @@
 
 Every scene is a function of (seed, index) only. Geometry is metric (a pinhole camera over flat ground),
 so the same scene renders at any resolution; classes follow from geometry, shape and texture rather than
-from colour alone (greys appear on roads, sidewalks, walls, buildings, cars and overcast skies).
+from colour alone (greys appear on roads, sidewalks, walls, buildings, cars and overcast skies). The street's
+layout comes from ``street`` and the things standing in it from ``objects``; this module paints the rest and
+puts the frame together (``render_scene``).
 """
 from __future__ import annotations
 
@@ -13,20 +15,9 @@ import numpy as np
 from . import labels as L
 from .canvas import Camera, Canvas
 from .objects import place_objects
+from .street import Street, make_street
 from .textures import (FACADE_PALETTE, GREENS, apply_lighting, grey, jitter, pick, sky_colours,
                        smooth_noise)
-
-
-@dataclass(frozen=True)
-class Street:
-    """Lateral layout in metres (camera at x=0, negative is left)."""
-
-    road_left: float
-    road_right: float
-    walk_left: float  # outer edge of the left sidewalk
-    walk_right: float
-    facade_left: float
-    facade_right: float
 
 
 @dataclass
@@ -43,16 +34,6 @@ def make_camera(rng: np.random.Generator, width: int, height: int) -> Camera:
     return Camera(width=width, height_px=height, focal=width * rng.uniform(0.55, 0.8),
                   height=rng.uniform(1.3, 2.0), horizon=height * rng.uniform(0.36, 0.52),
                   centre_x=width * (0.5 + rng.uniform(-0.12, 0.12)))
-
-
-def make_street(rng: np.random.Generator) -> Street:
-    """Road, sidewalks and building lines, with the camera somewhere on the road."""
-    road_left = -rng.uniform(1.8, 9.0)
-    road_right = rng.uniform(1.8, 9.0)
-    walk_left = road_left - rng.uniform(1.5, 5.0)
-    walk_right = road_right + rng.uniform(1.5, 5.0)
-    return Street(road_left, road_right, walk_left, walk_right,
-                  walk_left - rng.uniform(0.0, 6.0), walk_right + rng.uniform(0.0, 6.0))
 
 
 def paint_sky(canvas: Canvas, rng: np.random.Generator, noise: Noise) -> None:
