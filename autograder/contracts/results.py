@@ -301,6 +301,39 @@ def write(path: Path, result: Result) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path, max_bytes: int, error: type[ResultError] = ResultError) -> Any:
+    """Strict JSON from a regular file of at most ``max_bytes``; any problem is ``error`` naming the file.
+
+    Not a link, FIFO or device; UTF-8; no NaN/Infinity; nesting within Python's recursion limit.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        why = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be opened ({exc.strerror})"
+        raise error(why, path) from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error("is not a regular file", path)
+        if st.st_size > max_bytes:
+            raise error(f"is larger than {max_bytes} bytes", path)
+        try:
+            raw = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise error(f"cannot be read ({exc.strerror})", path) from None
+    if len(raw) > max_bytes:
+        raise error(f"is larger than {max_bytes} bytes", path)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise error("is not UTF-8 text", path) from None
+    except RecursionError:
+        raise error("is nested too deeply", path) from None
+    except ValueError as exc:  # json.JSONDecodeError, NaN/Infinity, over-long integers
+        raise error(f"is not valid JSON ({str(exc).splitlines()[0][:200]})", path) from None
+
+
 def read(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Result:
     """Read and validate a result file; any problem is a :class:`ResultError` naming the file.
 
@@ -309,31 +342,7 @@ def read(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Result:
     once links are resolved.
     """
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        why = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be opened ({exc.strerror})"
-        raise ResultError(why, path) from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ResultError("is not a regular file", path)
-        if st.st_size > max_bytes:
-            raise ResultError(f"is larger than {max_bytes} bytes", path)
-        try:
-            raw = fh.read(max_bytes + 1)
-        except OSError as exc:
-            raise ResultError(f"cannot be read ({exc.strerror})", path) from None
-    if len(raw) > max_bytes:
-        raise ResultError(f"is larger than {max_bytes} bytes", path)
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except UnicodeDecodeError:
-        raise ResultError("is not UTF-8 text", path) from None
-    except RecursionError:
-        raise ResultError("is nested too deeply", path) from None
-    except ValueError as exc:  # json.JSONDecodeError, NaN/Infinity, over-long integers
-        raise ResultError(f"is not valid JSON ({str(exc).splitlines()[0][:200]})", path) from None
+    data = read_json(path, max_bytes)
     result = from_json(data, path)
     if result.autograded_dir is not None:
         base = path.parent.resolve()

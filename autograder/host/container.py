@@ -15,15 +15,15 @@ size-limited tmpfs, so a submission that fills its disk fills only that. The wor
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from autograder.contracts.job import Job
 from autograder.course.directory import Course, regular_files
 from autograder.errors import UserError
 from autograder.sandbox.limits import Limits
@@ -106,11 +106,11 @@ def prepare(scratch: Path, course: Course, assignment: str, template: Path) -> N
     os.chmod(scratch / "template.db", 0o600)
 
 
-def container_job(job: dict[str, Any], *, slot: int, threads: int) -> dict[str, Any]:
-    """The worker's job file as seen inside the container (paths under ``/job``)."""
-    return {**job, "root": "/job/course", "scratch": "/job", "template_db": "/job/template.db",
-            "submission_dir": "/job/submission", "release_dir": f"/job/course/release/{job['assignment']}",
-            "policy": None, "in_container": True, "slot": slot, "threads": threads}
+def container_job(job: Job, *, slot: int, threads: int) -> Job:
+    """The worker's job as seen inside the container (paths under ``/job``)."""
+    return dataclasses.replace(job, root="/job/course", scratch="/job", template_db="/job/template.db",
+                               submission_dir="/job/submission", release_dir=f"/job/course/release/{job.assignment}",
+                               policy=None, in_container=True, slot=slot, threads=threads)
 
 
 def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, data: Path | None,
@@ -134,10 +134,10 @@ def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, da
     return cmd + [opts.image, "python", "-m", "autograder.run.worker", "/job/job.json"]
 
 
-def launch(opts: Options, *, name: str, scratch: Path, job: dict[str, Any], submission: Path, data: Path | None,
+def launch(opts: Options, *, name: str, scratch: Path, job: Job, submission: Path, data: Path | None,
            limits: Limits, slot: int, cpus: int) -> subprocess.Popen:
     """Write the container's job file and start ``docker run`` (its output goes to worker.log)."""
-    (scratch / "job.json").write_text(json.dumps(container_job(job, slot=slot, threads=cpus)))
+    container_job(job, slot=slot, threads=cpus).write(scratch / "job.json")
     os.chmod(scratch / "job.json", 0o600)
     (scratch / "submission").mkdir(exist_ok=True)
     log = open(scratch / "worker.log", "wb")

@@ -25,6 +25,7 @@ from autograder.contracts import results
 from autograder.sandbox import limits as sandbox
 from autograder.course.directory import Course, fingerprint
 from autograder.errors import UserError
+from autograder.contracts.job import Job, Policy
 from autograder.contracts.results import Result
 from autograder.course.placeholders import placeholder_notebooks, zero_scores
 
@@ -35,7 +36,7 @@ warnings.filterwarnings("ignore", message=".*not in session.*")
 class _Job:
     student: str
     scratch: Path
-    job: dict[str, Any]
+    job: Job
     cgroup: sandbox.Cgroup
     uid: int
     container: str | None = None
@@ -221,9 +222,10 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
                             threads=sandbox.threads_per_job(state.parallel), uid=uid)
     env = forkserver.worker_env()
     job = _job(state, student, scratch, policy)
-    for name, data in (("policy.json", policy), ("job.json", job), ("env.json", env)):
-        (scratch / name).write_text(json.dumps(data))
-        os.chmod(scratch / name, 0o600)
+    policy.write(scratch / "policy.json")
+    job.write(scratch / "job.json")
+    (scratch / "env.json").write_text(json.dumps(env))
+    os.chmod(scratch / "env.json", 0o600)
     state.jobs[student] = _Job(student, scratch, job, cgroup, uid)
     if state.server is not None:
         try:
@@ -253,17 +255,17 @@ def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> sc
                              data=containers.data_dir(), limits=state.limits, slot=slot, cpus=cpus)
 
 
-def _job(state: _Run, student: str, scratch: Path, policy: dict | None = None) -> dict[str, Any]:
+def _job(state: _Run, student: str, scratch: Path, policy: Policy | None = None) -> Job:
     course = state.course
-    return {
-        "root": str(course.root), "scratch": str(scratch), "assignment": state.assignment, "student": student,
-        "course_id": course.course_id, "template_db": str(state.template),
-        "definition": state.definition.to_json(), "limits": state.limits.to_json(), "policy": policy,
-        "submission_dir": str(course.submission_dir(student, state.assignment)),
-        "extension_s": state.extensions.get(student), "release_dir": str(course.root / "release" / state.assignment),
-        "challenge": state.challenge,
-        "judge_cache": str(state.work / "judge-cache") if state.container is None else None,
-    }
+    return Job(
+        root=str(course.root), scratch=str(scratch), assignment=state.assignment, student=student,
+        course_id=course.course_id, template_db=str(state.template),
+        definition=state.definition.to_json(), limits=state.limits.to_json(), policy=policy,
+        submission_dir=str(course.submission_dir(student, state.assignment)),
+        extension_s=state.extensions.get(student), release_dir=str(course.root / "release" / state.assignment),
+        challenge=state.challenge,
+        judge_cache=str(state.work / "judge-cache") if state.container is None else None,
+    )
 
 
 def _cleanup(job: _Job, state: _Run) -> None:
@@ -320,8 +322,8 @@ def _read_result(state: _Run, job: _Job, code: int | None) -> Result:
         tail = _tail(job.scratch / "worker.log")
         status, reason = "error", f"the grading worker exited with code {code}: {tail}"
     shutil.rmtree(job.scratch / "autograded", ignore_errors=True)
-    placeholder_notebooks(Path(job.job["scratch"]) / "autograded" / job.student / state.assignment,
-                          Path(job.job["release_dir"]), state.definition, status, reason)
+    placeholder_notebooks(Path(job.job.scratch) / "autograded" / job.student / state.assignment,
+                          Path(job.job.release_dir), state.definition, status, reason)
     return Result(assignment=state.assignment, student=job.student, status=status, reason=reason,
                   fingerprint=fp, autograded_dir=f"autograded/{job.student}/{state.assignment}", notebooks=zero_scores(state.definition))
 

@@ -25,6 +25,7 @@ from typing import Any
 import nbformat
 
 from autograder.contracts import results
+from autograder.contracts.job import Job
 from autograder.run import triage
 from autograder.course.directory import fingerprint, load_config, regular_files
 from autograder.course.definition import AssignmentDef
@@ -44,12 +45,12 @@ KNOWN_FAILURES = (
 )
 
 
-def build_scratch(job: dict[str, Any]) -> Path:
+def build_scratch(job: Job) -> Path:
     """Lay out the scratch course: gradebook copy, source files, the submission's regular files."""
-    scratch = Path(job["scratch"])
-    root = Path(job["root"])
-    a, s = job["assignment"], job["student"]
-    shutil.copyfile(job["template_db"], scratch / "gradebook.db")
+    scratch = Path(job.scratch)
+    root = Path(job.root)
+    a, s = job.assignment, job.student
+    shutil.copyfile(job.template_db, scratch / "gradebook.db")
     os.chmod(scratch / "gradebook.db", 0o600)
     src = root / "source" / a
     dest_src = scratch / "source" / a
@@ -59,7 +60,7 @@ def build_scratch(job: dict[str, Any]) -> Path:
             if f.suffix != ".ipynb":
                 (dest_src / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, dest_src / f.relative_to(src))
-    sub_src = Path(job["submission_dir"])
+    sub_src = Path(job.submission_dir)
     sub = scratch / "submitted" / s / a
     sub.mkdir(parents=True, exist_ok=True)
     for f in regular_files(sub_src):
@@ -71,7 +72,7 @@ def build_scratch(job: dict[str, Any]) -> Path:
     return scratch
 
 
-def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
+def nbgrader_config(job: Job, limits: Limits) -> Any:
     """The course's nbgrader config, pointed at the scratch course and the sandboxed kernel."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
@@ -80,14 +81,14 @@ def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
     from autograder.run.judge.preprocessor import JudgeEvidence
     from autograder.run.nbhooks import LimitOutputBytes, SandboxedExecute
 
-    scratch = Path(job["scratch"])
+    scratch = Path(job.scratch)
     box = scratch / "box"
-    cfg = load_config(Path(job["root"]))
+    cfg = load_config(Path(job.root))
     cfg.CourseDirectory.root = str(scratch)
     cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
-    cfg.CourseDirectory.course_id = job["course_id"]
-    cfg.CourseDirectory.assignment_id = job["assignment"]
-    cfg.CourseDirectory.student_id = job["student"]
+    cfg.CourseDirectory.course_id = job.course_id
+    cfg.CourseDirectory.assignment_id = job.assignment
+    cfg.CourseDirectory.student_id = job.student
     cfg.Autograde.autograde_preprocessors = [
         SandboxedExecute, JudgeEvidence, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
@@ -96,21 +97,21 @@ def nbgrader_config(job: dict[str, Any], limits: Limits) -> Any:
     cfg.Execute.kernel_name = KERNEL_NAME
     cfg.Execute.startup_timeout = 120
     cfg.SandboxedExecute.workdir = str(box / "work")
-    cfg.SandboxedExecute.owner_uid = job["policy"]["uid"]
+    cfg.SandboxedExecute.owner_uid = job.policy.uid
     cfg.LimitOutputBytes.max_bytes = limits.max_output_bytes
     cfg.JudgeEvidence.challenge = challenge_seed(job)
-    cfg.JudgeEvidence.cache_dir = str(job.get("judge_cache") or "")
+    cfg.JudgeEvidence.cache_dir = str(job.judge_cache or "")
     cfg.KernelManager.transport = "ipc"
     cfg.KernelManager.ip = str(box / "run" / "k")
     cfg.KernelManager.connection_file = str(box / "run" / "kernel.json")
     return cfg
 
 
-def challenge_seed(job: dict[str, Any]) -> int:
+def challenge_seed(job: Job) -> int:
     """The run's challenge seed (picked by ``grade`` at grading time), or a fresh one for this submission."""
-    seed = job.get("challenge")
+    seed = job.challenge
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-        seed = job["challenge"] = secrets.randbelow(2**31)
+        seed = job.challenge = secrets.randbelow(2**31)
     return seed
 
 
@@ -137,13 +138,13 @@ class _Capture(logging.Handler):
         self.lines.append(self.format(record))
 
 
-def run_autograde(job: dict[str, Any], limits: Limits) -> tuple[bool, str]:
+def run_autograde(job: Job, limits: Limits) -> tuple[bool, str]:
     """nbgrader's Autograde converter on the scratch course; (succeeded, captured log)."""
     from nbgrader.converters import Autograde, NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
     cfg = nbgrader_config(job, limits)
-    log = logging.getLogger(f"autograder.run.worker.{job['student']}")
+    log = logging.getLogger(f"autograder.run.worker.{job.student}")
     capture = _Capture()
     log.addHandler(capture)
     log.setLevel(logging.INFO)
@@ -158,14 +159,14 @@ def run_autograde(job: dict[str, Any], limits: Limits) -> tuple[bool, str]:
     return ok, "\n".join(capture.lines)
 
 
-def read_scores(job: dict[str, Any], definition: AssignmentDef) -> tuple[dict[str, NotebookResult], str | None]:
+def read_scores(job: Job, definition: AssignmentDef) -> tuple[dict[str, NotebookResult], str | None]:
     """What nbgrader saved in the scratch gradebook: per-cell auto scores, comments, penalty."""
     from nbgrader.api import Gradebook
 
     out: dict[str, NotebookResult] = {}
-    url = f"sqlite:///{Path(job['scratch']) / 'gradebook.db'}"
-    with Gradebook(url, job["course_id"]) as gb:
-        sub = gb.find_submission(job["assignment"], job["student"])
+    url = f"sqlite:///{Path(job.scratch) / 'gradebook.db'}"
+    with Gradebook(url, job.course_id) as gb:
+        sub = gb.find_submission(job.assignment, job.student)
         timestamp = sub.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f UTC") if sub.timestamp else None
         for snb in sub.notebooks:
             res = NotebookResult(late_penalty=snb.late_submission_penalty)
@@ -177,21 +178,21 @@ def read_scores(job: dict[str, Any], definition: AssignmentDef) -> tuple[dict[st
     return out, timestamp
 
 
-def _graded_dir(job: dict[str, Any]) -> Path:
-    return Path(job["scratch"]) / "autograded" / job["student"] / job["assignment"]
+def _graded_dir(job: Job) -> Path:
+    return Path(job.scratch) / "autograded" / job.student / job.assignment
 
 
-def grade(job: dict[str, Any]) -> Result:
+def grade(job: Job) -> Result:
     """Grade the job's submission; never raises for anything the submission does."""
     t0 = time.monotonic()
-    limits = Limits(**job["limits"])
-    definition = AssignmentDef.from_json(job["definition"])
-    a, s = job["assignment"], job["student"]
+    limits = Limits(**job.limits)
+    definition = AssignmentDef.from_json(job.definition)
+    a, s = job.assignment, job.student
     scratch = build_scratch(job)
     sub = scratch / "submitted" / s / a
-    result = Result(assignment=a, student=s, status="graded", fingerprint=fingerprint(Path(job["submission_dir"])),
+    result = Result(assignment=a, student=s, status="graded", fingerprint=fingerprint(Path(job.submission_dir)),
                     autograded_dir=f"autograded/{s}/{a}")
-    release = Path(job["release_dir"])
+    release = Path(job.release_dir)
     verdicts = {nb.name: triage.check_notebook(sub / f"{nb.name}.ipynb", nb, limits.max_notebook_mb * 2**20,
                                                triage.baseline(release / f"{nb.name}.ipynb"))
                 for nb in definition.notebooks}
@@ -202,7 +203,7 @@ def grade(job: dict[str, Any]) -> Result:
         first = next(iter(fatal.values()))
         result.status, result.reason = first.status or "error", "; ".join(v.reason for v in fatal.values())
         result.notebooks = zero_scores(definition)
-        placeholder_notebooks(_graded_dir(job), Path(job["release_dir"]), definition, result.status, result.reason)
+        placeholder_notebooks(_graded_dir(job), Path(job.release_dir), definition, result.status, result.reason)
         result.duration_s = time.monotonic() - t0
         return result
     _extension(job)
@@ -223,7 +224,7 @@ def grade(job: dict[str, Any]) -> Result:
         result.status, result.reason = status, reason
         result.notebooks = zero_scores(definition)
         shutil.rmtree(graded, ignore_errors=True)
-        placeholder_notebooks(_graded_dir(job), Path(job["release_dir"]), definition, status, reason)
+        placeholder_notebooks(_graded_dir(job), Path(job.release_dir), definition, status, reason)
     else:
         result.notebooks, result.timestamp = read_scores(job, definition)
         reasons = [v.reason for v in fatal.values()]
@@ -254,15 +255,15 @@ def grade(job: dict[str, Any]) -> Result:
     return result
 
 
-def _extension(job: dict[str, Any]) -> None:
+def _extension(job: Job) -> None:
     """Carry the student's extension into the scratch gradebook (late penalties use it)."""
-    if not job.get("extension_s"):
+    if not job.extension_s:
         return
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{Path(job['scratch']) / 'gradebook.db'}", job["course_id"]) as gb:
-        gb.update_or_create_student(job["student"])
-        gb.update_or_create_submission(job["assignment"], job["student"], extension=timedelta(seconds=job["extension_s"]))
+    with Gradebook(f"sqlite:///{Path(job.scratch) / 'gradebook.db'}", job.course_id) as gb:
+        gb.update_or_create_student(job.student)
+        gb.update_or_create_submission(job.assignment, job.student, extension=timedelta(seconds=job.extension_s))
 
 
 def _last_error(log: str) -> str:
@@ -273,19 +274,18 @@ def _last_error(log: str) -> str:
     return "nbgrader could not grade the notebook"
 
 
-def _container_box(job: dict[str, Any], policy_file: Path) -> None:
+def _container_box(job: Job, policy_file: Path) -> None:
     """In a grading container: the kernel's folders (on the container's tmpfs) and its launcher policy."""
-    limits = Limits(**job["limits"])
-    uid = limits.uid_base + int(job.get("slot") or 0)
-    box = Path(job["scratch"]) / "box"
+    limits = Limits(**job.limits)
+    uid = limits.uid_base + job.slot
+    box = Path(job.scratch) / "box"
     sandbox.make_box(box, uid)
-    policy = sandbox.policy(limits=limits, slot=int(job.get("slot") or 0), box=box, protect=[], hide_files=[],
-                            cgroup_procs=[], threads=job.get("threads"))
-    policy["mask"], policy["keep"] = [], []  # the container already hides the host; no mounts are possible
-    policy["in_container"] = True
-    job["policy"] = policy
-    policy_file.write_text(json.dumps(policy))
-    os.chmod(policy_file, 0o600)
+    policy = sandbox.policy(limits=limits, slot=job.slot, box=box, protect=[], hide_files=[],
+                            cgroup_procs=[], threads=job.threads)
+    policy.mask, policy.keep = [], []  # the container already hides the host; no mounts are possible
+    policy.in_container = True
+    job.policy = policy
+    policy.write(policy_file)
 
 
 def disk_full(folder: Path, margin: int = 2**20) -> bool:
@@ -301,21 +301,21 @@ def main(argv: list[str]) -> int:
     """Read the job file, grade, write ``result.json`` next to it."""
     die_with_parent()
     job_file = Path(argv[1])
-    job = json.loads(job_file.read_text())
+    job = Job.read(job_file)
     out = job_file.with_name("result.json")
-    if job.get("in_container"):
+    if job.in_container:
         _container_box(job, job_file.with_name("policy.json"))
-    os.environ["JUPYTER_PATH"] = str(Path(job["scratch"]) / "jupyter")
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(Path(job["scratch"]) / "box" / "run")
-    write_kernelspec(Path(job["scratch"]) / "jupyter", job_file.with_name("policy.json"))
+    os.environ["JUPYTER_PATH"] = str(Path(job.scratch) / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(Path(job.scratch) / "box" / "run")
+    write_kernelspec(Path(job.scratch) / "jupyter", job_file.with_name("policy.json"))
     try:
         result = grade(job)
     except Exception as exc:  # the worker must always leave a result behind
         logging.exception("worker failed")
-        result = Result(assignment=job["assignment"], student=job["student"], status="error",
+        result = Result(assignment=job.assignment, student=job.student, status="error",
                          reason=f"autograder error: {type(exc).__name__}: {str(exc)[:160]}",
-                         fingerprint=fingerprint(Path(job["submission_dir"])),
-                         notebooks=zero_scores(AssignmentDef.from_json(job["definition"])))
+                         fingerprint=fingerprint(Path(job.submission_dir)),
+                         notebooks=zero_scores(AssignmentDef.from_json(job.definition)))
     results.write(out, result)
     return 0
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psutil
 
+from autograder.contracts.job import Policy
+
 LAUNCHER = Path(__file__).with_name("launch.py")
 KERNEL_NAME = "autograder-sandbox"
 #: Course-root entries the kernel may read; everything else in the root is masked.
@@ -115,7 +117,7 @@ class UidClaims:
 
 
 def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_files: list[Path],
-           cgroup_procs: list[str], threads: int | None = None, uid: int | None = None) -> dict:
+           cgroup_procs: list[str], threads: int | None = None, uid: int | None = None) -> Policy:
     """The launcher's policy for one kernel (see :mod:`autograder.sandbox.launch`).
 
     ``uid``: the kernel's uid (claimed with :class:`UidClaims`); ``uid_base + slot`` when not given.
@@ -130,21 +132,21 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
     masks += _open_ancestors(sorted(prefixes | set(kit)))
     masks += [{"path": p, "allow": []} for p in ALWAYS_MASK if os.path.isdir(p)]
     cpu = int(limits.submission_timeout * (os.cpu_count() or 1)) + 60
-    return {
-        "uid": uid, "gid": uid,
-        "workdir": str(box / "work"),
-        "keep": [str(box)] + sorted(prefixes) + kit,
-        "mask": masks,
-        "hide_files": [str(p) for p in hide_files],
-        "private_tmp": ["/tmp", "/var/tmp", "/dev/shm"],
-        "tmp_size_mb": limits.tmp_size_mb,
-        "cgroup_procs": cgroup_procs,
-        "rlimits": {
+    return Policy(
+        uid=uid, gid=uid,
+        workdir=str(box / "work"),
+        keep=[str(box)] + sorted(prefixes) + kit,
+        mask=masks,
+        hide_files=[str(p) for p in hide_files],
+        private_tmp=["/tmp", "/var/tmp", "/dev/shm"],
+        tmp_size_mb=limits.tmp_size_mb,
+        cgroup_procs=cgroup_procs,
+        rlimits={
             "AS": limits.address_space_mb * 2**20, "NPROC": limits.nproc, "FSIZE": limits.fsize_mb * 2**20,
             "CPU": cpu, "NOFILE": limits.nofile, "CORE": 0,
         },
-        "env_drop": ENV_DROP,
-        "env_set": {
+        env_drop=ENV_DROP,
+        env_set={
             "HOME": str(box / "home"), "USER": "student", "LOGNAME": "student",
             "TMPDIR": "/tmp" if is_root() else str(box / "tmp"),
             "IPYTHONDIR": str(box / "home" / ".ipython"), "MPLCONFIGDIR": str(box / "home" / ".mpl"),
@@ -152,7 +154,7 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
             "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
             **({k: str(threads) for k in THREAD_ENV} if threads else {}),
         },
-    }
+    )
 
 
 def kernel_env(env: dict[str, str]) -> dict[str, str]:
