@@ -62,7 +62,7 @@ image-lock:  ## Re-resolve the grading image's pinned packages (both builds) for
 	done
 
 gradescope: setup  ## Build gradescope-unet.zip (setup.sh + run_autograder + the kit) for Gradescope's own image; ASSIGNMENT=...
-	$(BIN)/python -m autograder.platforms.gradescope_zip $(ASSIGNMENT)
+	$(BIN)/python -m autograder gradescope-zip $(ASSIGNMENT)
 
 lock:  ## Re-resolve the pinned dependency set into requirements.lock
 	$(BIN)/python -m pip freeze --exclude-editable | grep -iv '^unet-course-kit' > requirements.lock.new
@@ -73,7 +73,7 @@ clean:  ## Remove grading outputs (keeps .venv and data)
 	rm -rf submitted autograded feedback gradebook.db grades.csv grades.png
 
 lab: setup  ## JupyterLab for students on release/, with nbgrader's Validate button
-	$(BIN)/python -m autograder.instructor.lab $(LAB_ARGS)
+	$(BIN)/python -m autograder lab $(LAB_ARGS)
 
 lab-instructor: setup  ## JupyterLab for instructors on the course root, with Formgrader and Create Assignment
-	$(BIN)/python -m autograder.instructor.lab --instructor $(LAB_ARGS)
+	$(BIN)/python -m autograder lab --instructor $(LAB_ARGS)

@@ -109,15 +109,34 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    from autograder.instructor import lab
+
+    given = Path(args.root)
+    root = given if (given / "nbgrader_config.py").is_file() or args.root != "." else lab._default_root()
+    return lab.run(root=root.resolve(), instructor=args.instructor, port=args.port, open_browser=not args.no_browser,
+                   notebook_dir=args.notebook_dir)
+
+
+def cmd_gradescope_zip(args: argparse.Namespace) -> int:
+    from autograder.platforms import gradescope_zip
+
+    path = gradescope_zip.run(root=_root(args) if (_root(args) / "source").is_dir() else gradescope_zip.ROOT,
+                              assignment=args.assignment, out=args.out)
+    print(f"Gradescope autograder: {path} (upload it as the assignment's autograder zip)")
+    return 0
+
+
 def _lazy(module: str, **fixed: object) -> Callable[[argparse.Namespace], int]:
-    """A command whose module the lead maintains (imported only when the command runs)."""
+    """A command whose module is imported only when the command runs (``module``: under ``autograder.``)."""
     def call(args: argparse.Namespace) -> int:
         try:
             mod = importlib.import_module(f"autograder.{module}")
         except ModuleNotFoundError as exc:
             if exc.name != f"autograder.{module}":
                 raise
-            raise UserError(f"autograder/{module}.py is missing", "update your checkout of the course kit") from None
+            raise UserError(f"autograder/{module.replace('.', '/')}.py is missing",
+                            "update your checkout of the course kit") from None
         kwargs = {"root": _root(args), **{k: getattr(args, k) for k in fixed}}
         out = mod.run(**kwargs)
         return out if isinstance(out, int) else 0
@@ -198,11 +217,24 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("release", help="regenerate release/ with nbgrader generate_assignment")
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    r.set_defaults(func=lambda a: _lazy("release", assignments=True)(_none_if_empty(a)))
+    r.set_defaults(func=lambda a: _lazy("instructor.release", assignments=True)(_none_if_empty(a)))
 
     d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
     d.add_argument("assignment", nargs="?", default="unet", choices=["unet", "unet_variants"])
-    d.set_defaults(func=_lazy("demo", assignment=True))
+    d.set_defaults(func=_lazy("instructor.demo", assignment=True))
+
+    la = sub.add_parser("lab", help="JupyterLab with nbgrader: the student's seat, or the instructor's (--instructor)")
+    la.add_argument("--instructor", action="store_true",
+                    help="open the course root with Formgrader, Create Assignment and Course List")
+    la.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8888 or the next free one)")
+    la.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    la.add_argument("--notebook-dir", type=Path, help="folder to open (default: release/, or the root with --instructor)")
+    la.set_defaults(func=cmd_lab)
+
+    gz = sub.add_parser("gradescope-zip", help="build gradescope-ASSIGNMENT.zip for Gradescope's own image")
+    gz.add_argument("assignment", nargs="?", default="unet")
+    gz.add_argument("--out", type=Path, help="where to write the zip (default: the course root)")
+    gz.set_defaults(func=cmd_gradescope_zip)
     return p
 
 

@@ -21,6 +21,8 @@ class ReleaseError(UserError):
 def list_assignments(root: Path) -> list[str]:
     """Names of the assignments in ``root/source``, sorted."""
     source = root / "source"
+    if not source.is_dir():
+        return []
     return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
@@ -39,8 +41,10 @@ def run(*, root: Path, assignments: list[str] | None = None) -> list[Path]:
     names = assignments if assignments is not None else list_assignments(root)
     missing = [n for n in names if not (root / "source" / n).is_dir()]
     if missing:
+        have = list_assignments(root)
         raise ReleaseError(f"no folder source/{missing[0]} in {root}",
-                           "name one of: " + ", ".join(list_assignments(root)))
+                           ("name one of: " + ", ".join(have)) if have else
+                           "run this in a course directory (one with source/ASSIGNMENT/), or pass --root")
     for name in names:
         _generate(root, name)
     return [root / "release" / n for n in names]

@@ -94,3 +94,19 @@ def test_check_real_unet_release_fails(tmp_path: Path) -> None:
     proc = _cli(REPO, "check", str(release), timeout=1500)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAIL  conv_block" in proc.stdout
+
+
+@pytest.mark.parametrize("args,says", [
+    (["lab", "--no-browser"], "no nbgrader_config.py"),
+    (["gradescope-zip", "no_such_assignment"], "no folder source/no_such_assignment"),
+    (["release", "no_such_assignment"], "no_such_assignment"),
+])
+def test_lab_and_gradescope_zip_are_commands_with_one_line_errors(tmp_path: Path, args: list[str], says: str) -> None:
+    """Every command, old or new, answers a user error with one ``Error:`` line and exit status 2."""
+    if args[0] == "gradescope-zip":
+        shutil.copyfile(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+        (tmp_path / "source").mkdir()
+    done = _cli(tmp_path / ("." if args[0] != "lab" else "missing"), *args, timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], done.stderr
