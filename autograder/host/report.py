@@ -7,7 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (Assignment, Grade, Gradebook, GradeCell, Notebook, Student, SubmittedAssignment,
+                          SubmittedNotebook, TaskCell)
 
 from autograder.course.definition import AssignmentDef
 from autograder.contracts.results import Result
@@ -34,35 +35,64 @@ def rows(*, db_url: str, course_id: str, definition: AssignmentDef, students: li
     """One row per student who submitted: status and reason from the ledger, scores from the gradebook.
 
     Scores are the gradebook's (a manual score overrides the automatic one), minus any late penalty.
+    The gradebook is read in three queries whatever the number of students and cells.
     """
     cols = test_columns(definition)
     max_total = sum(m for scores in definition.max_scores().values() for m in scores.values())
-    out = []
     with Gradebook(db_url, course_id) as gb:
-        for student in students:
-            entry = ledger.get(student)
-            row: dict[str, Any] = {"student_id": student, "status": entry.status if entry else "pending",
-                                   "score": "", "max_score": _num(max_total)}
-            for _, _, col in cols:
-                row[col] = ""
-            row["reason"] = entry.reason if entry else "not graded yet"
-            if entry:
-                total = 0.0
-                for nb, gid, col in cols:
-                    try:
-                        score = gb.find_grade(gid, nb, definition.name, student).score
-                    except MissingEntry:
-                        score = None
-                    row[col] = "" if score is None else _num(score)
-                    total += score or 0.0
-                for nb in definition.notebooks:
-                    try:
-                        total -= gb.find_submission_notebook(nb.name, definition.name, student).late_submission_penalty or 0.0
-                    except MissingEntry:
-                        pass
-                row["score"] = _num(max(total, 0.0))
-            out.append(row)
+        grades, task_grades, penalties = _scores(gb, definition.name)
+    out = []
+    for student in students:
+        entry = ledger.get(student)
+        row: dict[str, Any] = {"student_id": student, "status": entry.status if entry else "pending",
+                               "score": "", "max_score": _num(max_total)}
+        for _, _, col in cols:
+            row[col] = ""
+        row["reason"] = entry.reason if entry else "not graded yet"
+        if entry:
+            total = 0.0
+            for nb, gid, col in cols:
+                # a grade cell's grade, else a task cell's (nbgrader's Gradebook.find_grade)
+                key = (student, nb, gid)
+                score = grades[key] if key in grades else task_grades.get(key)
+                row[col] = "" if score is None else _num(score)
+                total += score or 0.0
+            for nb in definition.notebooks:
+                total -= penalties.get((student, nb.name)) or 0.0
+            row["score"] = _num(max(total, 0.0))
+        out.append(row)
     return out
+
+
+def _scores(gb: Gradebook, assignment: str) -> tuple[dict[tuple[str, str, str], float | None],
+                                                     dict[tuple[str, str, str], float | None],
+                                                     dict[tuple[str, str], float | None]]:
+    """Every submission of ``assignment`` in the gradebook, in three queries.
+
+    (student, notebook, cell) -> score for the grade cells, the same for the task cells, and
+    (student, notebook) -> late penalty; the joins are those of ``Gradebook.find_grade`` and
+    ``Gradebook.find_submission_notebook``, so each entry is what those would return.
+    """
+    def graded(cell: type) -> dict[tuple[str, str, str], float | None]:
+        query = gb.db.query(Student.id, Notebook.name, cell.name, Grade.score)\
+            .select_from(Grade)\
+            .join(cell, cell.id == Grade.cell_id)\
+            .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)\
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)\
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)\
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)\
+            .join(Student, Student.id == SubmittedAssignment.student_id)\
+            .filter(Assignment.name == assignment)
+        return {(student, nb, gid): score for student, nb, gid, score in query}
+
+    penalties = gb.db.query(Student.id, Notebook.name, SubmittedNotebook.late_submission_penalty)\
+        .select_from(SubmittedNotebook)\
+        .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)\
+        .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)\
+        .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)\
+        .join(Student, Student.id == SubmittedAssignment.student_id)\
+        .filter(Assignment.name == assignment)
+    return graded(GradeCell), graded(TaskCell), {(student, nb): p for student, nb, p in penalties}
 
 
 def _num(x: float) -> str:
