@@ -13,6 +13,8 @@ from traitlets.config.loader import PyFileConfigLoader
 from autograder.errors import UserError
 
 CONFIG_NAME = "nbgrader_config.py"
+#: Where the grading image keeps its course (``$AUTOGRADER_COURSE`` overrides it).
+BAKED_COURSE = "/opt/course"
 
 
 def load_config(root: Path) -> Config:
@@ -96,9 +98,22 @@ def fingerprint(folder: Path) -> str:
     return h.hexdigest()
 
 
+def tools_path(path: str | None = None, python: str | os.PathLike[str] | None = None) -> str:
+    """``path`` (default: this PATH) with the interpreter's bin folder first, once.
+
+    The one PATH helper: nbgrader runs ``alembic`` from PATH, and kernels and tools must come from
+    the same environment as the grader.
+    """
+    bin_dir = str(Path(python or sys.executable).parent)
+    parts = [p for p in (os.environ.get("PATH", "") if path is None else path).split(os.pathsep) if p]
+    return os.pathsep.join([bin_dir, *[p for p in parts if p != bin_dir]])
+
+
 def ensure_tools_on_path() -> None:
-    """Put this interpreter's bin folder first on PATH: nbgrader runs ``alembic`` from PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    parts = os.environ.get("PATH", "").split(os.pathsep)
-    if not parts or parts[0] != bin_dir:
-        os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in parts if p != bin_dir]])
+    """Put this interpreter's bin folder first on this process's PATH (see :func:`tools_path`)."""
+    os.environ["PATH"] = tools_path()
+
+
+def baked_course_dir() -> Path:
+    """The course baked into a grading image or unpacked by the Gradescope zip (``$AUTOGRADER_COURSE``)."""
+    return Path(os.environ.get("AUTOGRADER_COURSE") or BAKED_COURSE)

@@ -14,7 +14,8 @@ from nbgrader.api import Gradebook
 
 from autograder.course import definition as definitions
 from autograder.host import grade
-from autograder.course.directory import CONFIG_NAME, Course
+from autograder.course import scratch as scratch_course
+from autograder.course.directory import Course
 from autograder.errors import UserError
 from autograder.course.exercises import Exercise, evaluate
 from autograder.course.nbgrader_app import run_app
@@ -64,11 +65,4 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
 
 
 def _make_course(course: Course, assignment: str, tmp: Path) -> Path:
-    root = tmp / "course"
-    shutil.copytree(course.root / "source" / assignment, root / "source" / assignment)
-    if (course.root / CONFIG_NAME).exists():
-        shutil.copyfile(course.root / CONFIG_NAME, root / CONFIG_NAME)
-    for name in ("data",):
-        if (course.root / name).exists():
-            (root / name).symlink_to(course.root / name)
-    return root
+    return scratch_course.build(tmp / "course", origin=course.root, assignment=assignment, source="all", data=True)

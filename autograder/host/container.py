@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.contracts.job import Job
-from autograder.course.directory import Course, regular_files
+from autograder.course import scratch as scratch_course
+from autograder.course.directory import Course
 from autograder.errors import UserError
 from autograder.sandbox.limits import Limits
 
@@ -85,21 +86,8 @@ def preflight(opts: Options) -> Options:
 
 def prepare(scratch: Path, course: Course, assignment: str, template: Path) -> None:
     """Copy what the worker needs into the scratch folder: config, data files, release, definition."""
-    inside = scratch / "course"
-    for sub in ("source", "release"):
-        src = course.root / sub / assignment
-        if not src.is_dir():
-            continue
-        for f in regular_files(src):
-            if sub == "source" and f.suffix == ".ipynb":  # solutions never enter the container
-                continue
-            target = inside / sub / assignment / f.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, target)
-    config = course.root / "nbgrader_config.py"
-    inside.mkdir(parents=True, exist_ok=True)
-    if config.is_file():
-        shutil.copyfile(config, inside / "nbgrader_config.py")
+    inside = scratch_course.build(scratch / "course", origin=course.root, assignment=assignment, release=True,
+                                  source="files")  # solutions never enter the container
     shutil.copyfile(template, scratch / "template.db")
     # the kernel runs under another uid in the container: what it must not read is root's alone
     os.chmod(inside, 0o700)

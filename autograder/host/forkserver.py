@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from autograder.course.directory import tools_path
+
 #: Always imported by the server: the worker's own stack and the kernel's.
 BASE_PRELOAD = ["autograder.run.worker", "autograder.run.warm", "autograder.run.nbhooks", "nbgrader.converters",
                 "nbgrader.preprocessors", "nbgrader.api", "nbclient", "jupyter_client", "ipykernel.kernelapp",
@@ -83,7 +85,7 @@ def _installed(top: str) -> bool:
 def worker_env() -> dict[str, str]:
     """A worker's environment: this one, with the kit importable and the interpreter's scripts first."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = tools_path(env.get("PATH", ""))
     return env
 
 

@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from autograder.host import grade, store
-from autograder.platforms import lms
+from autograder.course import scratch as scratch_course
 from autograder.contracts import results
-from autograder.course.directory import Course, fingerprint
+from autograder.course.directory import Course, baked_course_dir, fingerprint
 from autograder.errors import UserError
 
 
@@ -48,9 +48,9 @@ def run(*, assignment: str, index: int, count: int, submitted: Path, out: Path, 
     todo = [s for s in mine if not _done(out / s, submitted / s / assignment)]
     if not todo:
         return mine
-    source = Course.open(Path(course) if course else lms.course_dir())
+    source = Course.open(Path(course) if course else baked_course_dir())
     with tempfile.TemporaryDirectory(prefix="ag-shard-") as tmp:
-        temp = lms.temp_course(source, assignment, Path(tmp) / "course")
+        temp = scratch_course.private_course(source, assignment, Path(tmp) / "course")
         for s in todo:
             shutil.copytree(submitted / s / assignment, temp.submission_dir(s, assignment), symlinks=False,
                             ignore_dangling_symlinks=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from autograder.course.directory import tools_path
 from autograder.errors import UserError
 
 __all__ = ["LabLaunch", "exchange_root", "lab_settings", "main", "prepare", "run"]
@@ -152,9 +153,8 @@ def prepare(*, root: Path, instructor: bool = False, port: int | None = None, op
         raise UserError(f"JupyterLab or nbgrader is not installed for {python}", "run `make setup`")
 
     env = {**os.environ, **(extra_env or {})}
-    bin_dir = str(Path(python).parent)
     # nbgrader (formgrader, autograde) runs `alembic` from PATH, and kernels start from this interpreter.
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")]).rstrip(os.pathsep)
+    env["PATH"] = tools_path(env.get("PATH", ""), python)
 
     exchange = exchange_root(root, env)
     servers, disabled = lab_settings(instructor=instructor, exchange=exchange is not None)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import filecmp
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from autograder.course import scratch as scratch_course
 from autograder.course.directory import ensure_tools_on_path
 from autograder.errors import UserError
 
@@ -60,9 +60,7 @@ def stale_files(*, root: Path, assignment: str) -> list[str]:
     The assignment is generated into a scratch copy of the course, so the course itself is left alone.
     """
     with tempfile.TemporaryDirectory(prefix="release-check-") as scratch:
-        course = Path(scratch)
-        shutil.copy2(root / "nbgrader_config.py", course / "nbgrader_config.py")
-        shutil.copytree(root / "source" / assignment, course / "source" / assignment)
+        course = scratch_course.build(Path(scratch), origin=root, assignment=assignment, source="all")
         _generate(course, assignment)
         fresh, committed = course / "release" / assignment, root / "release" / assignment
         if not committed.is_dir():

@@ -12,13 +12,13 @@ Layout (unpacked by Gradescope into ``/autograder/source``)::
 """
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from autograder.instructor import release
+from autograder.course import scratch as scratch_course
 from autograder.course.directory import CONFIG_NAME, regular_files
 from autograder.errors import UserError
 
@@ -41,9 +41,7 @@ def run(*, root: Path = ROOT, assignment: str = "unet", out: Path | None = None)
         raise UserError(f"no folder source/{assignment} in {root}", "name an assignment: make gradescope ASSIGNMENT=unet")
     out = Path(out) if out else root / f"gradescope-{assignment}.zip"
     with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
-        course = Path(tmp) / "course"
-        shutil.copytree(root / "source" / assignment, course / "source" / assignment)
-        shutil.copyfile(root / CONFIG_NAME, course / CONFIG_NAME)
+        course = scratch_course.build(Path(tmp) / "course", origin=root, assignment=assignment, source="all")
         release.run(root=course, assignments=[assignment])
         partial = out.with_name(f".{out.name}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -31,12 +31,12 @@ import nbformat
 from autograder.course import definition as definitions
 from autograder.host import grade, store
 from autograder.contracts import results
-from autograder.course.directory import CONFIG_NAME, Course, regular_files
+from autograder.course import scratch as scratch_course
+from autograder.course.directory import Course, baked_course_dir, regular_files
 from autograder.course.definition import AssignmentDef
 from autograder.errors import UserError
 from autograder.course.exercises import evaluate
 
-DEFAULT_COURSE = "/opt/course"
 STUDENT = "submission"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -55,11 +55,6 @@ class Outcome:
         """Points of the automatically graded cells."""
         return sum(g.max_score for nb in self.result.notebooks.values() for g in nb.grades.values()
                    if g.auto_score is not None)
-
-
-def course_dir() -> Path:
-    """The course baked into the image (``$AUTOGRADER_COURSE``)."""
-    return Path(os.environ.get("AUTOGRADER_COURSE") or DEFAULT_COURSE)
 
 
 def _assignments(course: Course) -> dict[str, AssignmentDef]:
@@ -99,7 +94,7 @@ def _grade_ids(path: Path) -> set[str]:
 def grade_upload(*, submission: Path, assignment: str | None = None, course: Path | None = None,
                  timeout: float | None = None) -> Outcome:
     """Grade the notebook(s) in ``submission`` against the baked course; never raises for the upload's content."""
-    source = Course.open(course or course_dir())
+    source = Course.open(course or baked_course_dir())
     defs = _assignments(source)
     uploaded = sorted(p for p in regular_files(submission) if p.suffix == ".ipynb") if submission.is_dir() else []
     name = pick_assignment(defs, uploaded, assignment or os.environ.get("AUTOGRADER_ASSIGNMENT"))
@@ -107,7 +102,7 @@ def grade_upload(*, submission: Path, assignment: str | None = None, course: Pat
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ag-lms-") as tmp:
         os.chmod(tmp, 0o700)
-        temp = temp_course(source, name, Path(tmp) / "course")
+        temp = scratch_course.private_course(source, name, Path(tmp) / "course")
         target = temp.submission_dir(STUDENT, name)
         target.mkdir(parents=True)
         expected = {nb.name for nb in definition.notebooks}
@@ -121,23 +116,6 @@ def grade_upload(*, submission: Path, assignment: str | None = None, course: Pat
         result = store.load_ledger(temp, name)[STUDENT]
         messages = _messages(temp.autograded_dir(STUDENT, name), definition)
     return Outcome(result, definition, messages, notes)
-
-
-def temp_course(source: Course, assignment: str, root: Path) -> Course:
-    """A private course at ``root`` with ``source``'s config, the assignment's definition (into a new
-    SQLite gradebook), its release and its source data files (notebooks left out)."""
-    root.mkdir(parents=True)
-    shutil.copyfile(source.root / CONFIG_NAME, root / CONFIG_NAME)
-    for sub in ("release", "source"):
-        if (source.root / sub / assignment).is_dir():
-            shutil.copytree(source.root / sub / assignment, root / sub / assignment,
-                            ignore=shutil.ignore_patterns("*.ipynb") if sub == "source" else None)
-    db = root / "gradebook.db"
-    url = f"sqlite:///{db}"
-    definitions.seed(url, source.course_id, definitions.read(source.db_url, source.course_id, assignment))
-    (root / CONFIG_NAME).write_text((root / CONFIG_NAME).read_text()
-                                    + f"\nc.CourseDirectory.db_url = {url!r}\n")
-    return Course.open(root)
 
 
 def _messages(graded: Path, definition: AssignmentDef) -> dict[str, str]:

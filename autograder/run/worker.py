@@ -27,9 +27,10 @@ import nbformat
 from autograder.contracts import results
 from autograder.contracts.job import Job
 from autograder.run import triage
-from autograder.course.directory import fingerprint, load_config, regular_files
+from autograder.course.directory import fingerprint, load_config
 from autograder.course.definition import AssignmentDef
 from autograder.contracts.results import CellGrade, NotebookResult, Result
+from autograder.course import scratch as scratch_course
 from autograder.course.placeholders import banner, placeholder_notebooks, zero_scores
 from autograder.sandbox import limits as sandbox
 from autograder.sandbox.launch import die_with_parent
@@ -46,27 +47,11 @@ KNOWN_FAILURES = (
 
 
 def build_scratch(job: Job) -> Path:
-    """Lay out the scratch course: gradebook copy, source files, the submission's regular files."""
+    """Lay out the scratch course: gradebook copy, source data files, the submission's regular files."""
     scratch = Path(job.scratch)
-    root = Path(job.root)
-    a, s = job.assignment, job.student
-    shutil.copyfile(job.template_db, scratch / "gradebook.db")
-    os.chmod(scratch / "gradebook.db", 0o600)
-    src = root / "source" / a
-    dest_src = scratch / "source" / a
-    dest_src.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        for f in regular_files(src):
-            if f.suffix != ".ipynb":
-                (dest_src / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(f, dest_src / f.relative_to(src))
-    sub_src = Path(job.submission_dir)
-    sub = scratch / "submitted" / s / a
-    sub.mkdir(parents=True, exist_ok=True)
-    for f in regular_files(sub_src):
-        target = sub / f.relative_to(sub_src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f, target)
+    scratch_course.build(scratch, origin=Path(job.root), assignment=job.assignment, config=False, source="files",
+                         gradebook=Path(job.template_db))
+    scratch_course.copy_files(Path(job.submission_dir), scratch / "submitted" / job.student / job.assignment)
     for d in ("source", "submitted"):
         os.chmod(scratch / d, 0o700)
     return scratch
@@ -301,7 +286,11 @@ def main(argv: list[str]) -> int:
     """Read the job file, grade, write ``result.json`` next to it."""
     die_with_parent()
     job_file = Path(argv[1])
-    job = Job.read(job_file)
+    try:
+        job = Job.read(job_file)
+    except results.ResultError as error:  # written by grade; anything else is not a job to run
+        print(f"Error: {error} — the grading process wrote a job this worker cannot run", file=sys.stderr)
+        return 2
     out = job_file.with_name("result.json")
     if job.in_container:
         _container_box(job, job_file.with_name("policy.json"))

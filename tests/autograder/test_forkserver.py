@@ -46,8 +46,8 @@ def test_server_reports_exit_codes_and_stops_with_its_children(tmp_path: Path) -
         assert "env.json" in (tmp_path / "worker.log").read_text()
         # a worker still running times out in wait(); killed, it reports the signal, like subprocess.Popen
         (tmp_path / "slow").mkdir()
-        (tmp_path / "slow" / "env.json").write_text(json.dumps({"PATH": os.environ["PATH"]}))
-        os.mkfifo(tmp_path / "slow" / "job.json")  # reading it blocks: a worker that never finishes
+        (tmp_path / "slow" / "job.json").write_text("{}")
+        os.mkfifo(tmp_path / "slow" / "env.json")  # reading it blocks: a worker that never finishes
         worker = server.fork(tmp_path / "slow" / "job.json", warm=True)
         with pytest.raises(subprocess.TimeoutExpired):
             worker.wait(timeout=1)

@@ -241,7 +241,7 @@ def test_grade_ignores_a_result_for_someone_else(course: Path, tmp_path: Path) -
     d = definition.read(c.db_url, c.course_id, "toy")
     state = grade._Run(c, "toy", d, sandbox.Limits(), tmp_path, tmp_path / "t.db", [], None, {})  # type: ignore[arg-type]
     scratch = tmp_path / "1"
-    job = {"scratch": str(scratch), "student": "alice", "assignment": "toy", "release_dir": str(course / "release" / "toy")}
+    job = grade._job(state, "alice", scratch)
     for other in (_result(student="mallory"), _result(assignment="unet")):
         results.write(scratch / "result.json", other)
         r = grade._read_result(state, grade._Job("alice", scratch, job, None, 0), 0)  # type: ignore[arg-type]
