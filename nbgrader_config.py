@@ -24,3 +24,11 @@ c.ExecutePreprocessor.timeout = 300
 c.ExecutePreprocessor.kernel_name = "python3"
 # Long outputs (e.g. a student printing in a loop) are cut in the graded copy.
 c.LimitOutput.max_lines = 400
+
+# The grader's own settings (python -m autograder; defaults shown). See README, section Settings.
+# c.Autograder.jobs = 0                  # parallel workers; 0: one per core
+# c.Autograder.submission_timeout = 1800.0
+# c.Autograder.memory_mb = 4096          # per kernel (cgroup); an OOM kill is reported as "memory"
+# c.Autograder.nproc = 512
+# c.Autograder.warm = True               # fork workers and kernels from a pre-imported server
+# c.Autograder.keep_scratch = False      # AUTOGRADER_KEEP_SCRATCH=1 overrides

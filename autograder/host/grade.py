@@ -24,6 +24,7 @@ from autograder.host import forkserver, report, scheduler, store
 from autograder.contracts import results
 from autograder.sandbox import limits as sandbox
 from autograder.course.directory import Course, fingerprint
+from autograder.course.settings import settings
 from autograder.errors import UserError
 from autograder.contracts.job import Job, Policy
 from autograder.contracts.results import Result
@@ -60,6 +61,7 @@ class _Run:
     # picked at grading time: the sizes and weights of the cases the judge checks (autograder.run.judge)
     challenge: int = field(default_factory=lambda: secrets.randbelow(2**31))
     uids: sandbox.UidClaims = field(default_factory=lambda: sandbox.UidClaims(61000))
+    keep_scratch: bool = False
     counter: int = 0
     failed: int = 0
     done: int = 0
@@ -93,6 +95,9 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
         raise UserError(f"no submissions in {course.root / 'submitted'}/*/{assignment}/",
                         "collect the submissions first (nbgrader collect or copy them into submitted/<student>/<assignment>/)")
     limits = limits or default_limits(course)
+    configured = settings(course)
+    jobs = jobs or configured.jobs or None
+    warm = warm and configured.warm
     if timeout:
         limits.cell_timeout = float(timeout)
     if submission_timeout:
@@ -117,10 +122,13 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
 
 
 def default_limits(course: Course) -> sandbox.Limits:
-    """Default limits, with the per-cell time limit from the course's nbgrader config."""
+    """The course's limits: ``c.Autograder.*`` settings, the per-cell time limit from nbgrader's own config."""
     cfg = course.config
     cell = cfg.get("Execute", {}).get("timeout") or cfg.get("ExecutePreprocessor", {}).get("timeout") or 300
-    return sandbox.Limits(cell_timeout=float(cell))
+    s = settings(course)
+    return sandbox.Limits(cell_timeout=float(cell), submission_timeout=s.submission_timeout, memory_mb=s.memory_mb,
+                          address_space_mb=s.address_space_mb, nproc=s.nproc, tmp_size_mb=s.tmp_size_mb,
+                          uid_base=s.uid_base, allow=list(s.allow))
 
 
 @contextmanager
@@ -155,7 +163,8 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
         definitions.seed(f"sqlite:///{template}", course.course_id, definition)
         gb = Gradebook(course.db_url, course.course_id)
         state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
-                     parallel=parallel, container=container, server=server, uids=sandbox.UidClaims(limits.uid_base))
+                     parallel=parallel, container=container, server=server, uids=sandbox.UidClaims(limits.uid_base),
+                     keep_scratch=settings(course).keep_scratch)
         bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
         try:
             scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
@@ -167,7 +176,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
                 _cleanup(job, state)
             state.uids.release()
             gb.close()
-            if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
+            if not settings(course).keep_scratch:
                 shutil.rmtree(work, ignore_errors=True)
     finally:
         if own_server:
@@ -293,7 +302,7 @@ def _finish(state: _Run, student: str, code: int | None, secs: float, bar: tqdm)
         result = Result(assignment=state.assignment, student=student, status="error", reason=f"rejected result: {exc}",
                         fingerprint=result.fingerprint, notebooks=zero_scores(state.definition))
         store.commit(state.course, state.gb, state.definition, result, None)
-    if not os.environ.get("AUTOGRADER_KEEP_SCRATCH"):
+    if not state.keep_scratch:
         shutil.rmtree(job.scratch, ignore_errors=True)
     state.done += 1
     state.failed += result.status != "graded"
