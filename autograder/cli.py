@@ -30,7 +30,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
         if args.gpus and not args.container:
             raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
-        container = Options(args.container, args.gpus, docker_binary()) if args.container else None
+        if args.container:
+            from autograder.course.settings import settings
+
+            container = Options(args.container, args.gpus, docker_binary(settings(Course.open(_root(args), args.db)).docker))
+        else:
+            container = None
 
         limits = None
         if args.memory or args.nproc:

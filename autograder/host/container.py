@@ -48,9 +48,9 @@ class Options:
     disk_mb: int = 1024
 
 
-def docker_binary() -> str:
-    """The Docker client: ``$AUTOGRADER_DOCKER``, else ``docker`` on PATH."""
-    return os.environ.get("AUTOGRADER_DOCKER") or shutil.which("docker") or "docker"
+def docker_binary(configured: str = "") -> str:
+    """The Docker client: ``$AUTOGRADER_DOCKER``, else ``configured`` (``c.Autograder.docker``), else ``docker`` on PATH."""
+    return os.environ.get("AUTOGRADER_DOCKER") or configured or shutil.which("docker") or "docker"
 
 
 def preflight(opts: Options) -> Options:
