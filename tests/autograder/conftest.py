@@ -29,8 +29,9 @@ def course(toy_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_limits() -> sandbox.Limits:
-    """Tight limits so hostile cases end quickly."""
-    return sandbox.Limits(cell_timeout=4, submission_timeout=90, memory_mb=768, nproc=64)
+    """Tight limits so hostile cases end quickly; sandbox uids of their own (a grading run elsewhere on the
+    machine, from the default base, cannot be mistaken for what a test left behind)."""
+    return sandbox.Limits(cell_timeout=4, submission_timeout=90, memory_mb=768, nproc=64, uid_base=63000)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from autograder.host import grade
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
 WRONG = ('features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(features)',
          'features = Conv2D(n_filters, 3, padding="same", kernel_initializer="he_normal")(features)')

@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 
 from autograder.host import grade
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.postgres
 
 

@@ -20,7 +20,7 @@ from kubernetes.client import ApiClient, models
 from autograder.cli import parser
 from autograder.host.container import CAPABILITIES
 
-K8S = Path(__file__).resolve().parents[2] / "autograder" / "platforms" / "k8s"
+K8S = Path(__file__).resolve().parents[3] / "autograder" / "platforms" / "k8s"
 LIST_OF = re.compile(r"^List\[(.+)\]$")
 DICT_OF = re.compile(r"^Dict\[str, (.+)\]$")
 

@@ -15,7 +15,7 @@ from nbgrader.api import Gradebook
 from autograder.host import collect, grade
 from autograder.contracts import results
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _cli(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ import pytest
 from autograder.host import forkserver
 from autograder.run import warm
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _server(**env: str) -> forkserver.Server:

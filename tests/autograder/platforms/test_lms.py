@@ -21,7 +21,7 @@ from autograder.instructor import examples
 from autograder.platforms import gradescope_zip
 from autograder.course.directory import Course
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
 EXPECTED = {e.student: sum(e.expected.values()) for e in examples.UNET_EXAMPLES}
 

@@ -39,7 +39,7 @@ def test_two_runs_on_one_machine_never_share_a_sandbox_uid(tmp_path: Path) -> No
     probe = ("import sys; from pathlib import Path; from autograder.sandbox.limits import UidClaims; "
              f"print(UidClaims(61000, Path({str(tmp_path)!r})).uid(0))")
     other = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           cwd=Path(__file__).resolve().parents[2])
+                           cwd=Path(__file__).resolve().parents[3])
     assert other.stdout.strip() == "61004"
     first.release()
     third = UidClaims(61000, tmp_path)

@@ -12,7 +12,7 @@ from autograder.course.settings import settings
 from autograder.errors import UserError
 from autograder.host import grade
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _course(tmp_path: Path, *lines: str) -> Course:
