@@ -89,6 +89,10 @@ def _normal_settings(layer: Any, config: dict[str, Any], rank: int | None) -> di
         if key == "axis" and rank:  # -1 and 3 are the same axis of a 4-D tensor
             value = _positive_axis(value, rank)
         out[key] = value
+    kernel, dilation = out.get("kernel_size"), out.get("dilation_rate")
+    if isinstance(kernel, (list, tuple)) and all(k == 1 for k in kernel) and isinstance(dilation, (list, tuple)):
+        # a 1x1 kernel reads one pixel whatever its dilation: the setting cannot change what the layer computes
+        out["dilation_rate"] = type(dilation)(1 for _ in dilation)
     return out
 
 

@@ -102,3 +102,14 @@ def test_free_settings_are_ignored() -> None:
 def test_description_validation_names_the_problem() -> None:
     with pytest.raises(TypeError, match="should be a dict with 'layers' and 'outputs'"):
         structure.differences([["Conv2D"]], {"layers": [], "outputs": []})
+
+
+def test_settings_that_cannot_change_the_computation_are_not_compared(keras: Any, layers: Any) -> None:
+    """A 1x1 kernel reads one pixel whatever its dilation (the mutation benchmark's m0151); a 3x3 kernel does not."""
+    def model(kernel: int, **kwargs: Any) -> Any:
+        inputs = keras.Input((8, 8, 3))
+        return keras.Model(inputs, layers.Conv2D(4, kernel, padding="same", **kwargs)(inputs))
+
+    assert structure.describe(model(1, dilation_rate=2)) == structure.describe(model(1))
+    found = structure.differences(structure.describe(model(3, dilation_rate=2)), structure.describe(model(3)), (), ())
+    assert len(found) == 1 and "dilation_rate" in found[0]
