@@ -10,6 +10,7 @@ rewrite a point.
     .venv/bin/python benchmarks/bench_mutants.py --list                   # the mutants, no TensorFlow
     .venv/bin/python benchmarks/bench_mutants.py --oracle-only --sample 20
     .venv/bin/python benchmarks/bench_mutants.py --sample 8 --jobs 2      # a graded sample
+    .venv/bin/python benchmarks/bench_mutants.py --only m0151,m0055       # regrade some mutants
     .venv/bin/python benchmarks/bench_mutants.py --strict                 # everything; exit 1 unless fair
 
 The last line is always
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assignment", choices=[*ASSIGNMENTS, "all"], default="all")
     p.add_argument("--sample", type=int, metavar="K", help="a deterministic subset of K mutants per assignment")
     p.add_argument("--seed", type=int, default=2024, help="seed of --sample (default 2024)")
+    p.add_argument("--only", metavar="ID,ID", help="just these mutants (e.g. to regrade the ones a run reported)")
     p.add_argument("--list", action="store_true", help="print the mutants and their counts; no oracle, no grading")
     p.add_argument("--oracle-only", action="store_true", help="judge the mutants with the oracle, do not grade")
     p.add_argument("--keep", type=Path, metavar="DIR", help="grade in DIR/<assignment> and keep it")
@@ -155,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     mutants = select(args.assignment, args.sample, args.seed)
+    if args.only:
+        wanted = {m.strip() for m in args.only.split(",") if m.strip()}
+        mutants = [m for m in mutants if m.id in wanted]
+        unknown = wanted - {m.id for m in mutants}
+        if unknown:
+            raise SystemExit(f"Error: no mutant {', '.join(sorted(unknown))} (see --list)")
     if args.list:
         list_mutants(mutants)
         return 0
