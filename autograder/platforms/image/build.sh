@@ -5,7 +5,7 @@
 # pullable (no access to Docker Hub), a Debian bookworm base is made from Debian's packages with
 # mmdebstrap instead (see base.sh). The host's CA bundle reaches pip as a BuildKit secret only.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 build=${1:?usage: build.sh cpu|gpu [TAG]}
 tag=${2:-unet-grader:$build}
 docker=${DOCKER:-$(command -v /usr/bin/docker || command -v docker || true)}
