@@ -66,12 +66,10 @@ def solutions(root: Path) -> dict[str, str]:
 
 def make_course(root: Path, dest: Path, n: int, python: Path | None = None) -> Path:
     """A temporary course with the assignment released and ``n`` correct submissions."""
+    from autograder.course import scratch
+
     dest.mkdir(parents=True)
-    shutil.copytree(root / "source" / ASSIGNMENT, dest / "source" / ASSIGNMENT)
-    shutil.copyfile(root / "nbgrader_config.py", dest / "nbgrader_config.py")
-    for name in ("data",):
-        if (root / name).exists():
-            (dest / name).symlink_to(root / name)
+    scratch.build(dest, origin=root, assignment=ASSIGNMENT, source="all", data=True)
     python = python or Path(sys.executable)
     run([str(python.with_name("nbgrader")), "generate_assignment", ASSIGNMENT, "--force"], dest, python=python, kit=root)
     from autograder.instructor.examples import UNET_EXAMPLES, build_submission

@@ -176,6 +176,7 @@ class Job:
     in_container: bool = False
     slot: int = 0
     threads: int | None = None
+    uid: int | None = None          # in a container: the kernel's uid, claimed by grade on the host
 
     def to_json(self) -> dict[str, Any]:
         """The JSON of ``job.json``."""
@@ -213,6 +214,7 @@ class Job:
                 in_container=_bool(data.get("in_container", False), "in_container"),
                 slot=_int(data.get("slot", 0), "slot", 0, 4096),
                 threads=_int(data.get("threads"), "threads", 1, 4096, allow_none=True),
+                uid=_int(data.get("uid"), "uid", 1000, 2**31 - 1, allow_none=True),
             )
         except ResultError as error:
             raise ResultError(error.reason, file) from None

@@ -94,11 +94,15 @@ def prepare(scratch: Path, course: Course, assignment: str, template: Path) -> N
     os.chmod(scratch / "template.db", 0o600)
 
 
-def container_job(job: Job, *, slot: int, threads: int) -> Job:
-    """The worker's job as seen inside the container (paths under ``/job``)."""
+def container_job(job: Job, *, slot: int, threads: int, uid: int | None = None) -> Job:
+    """The worker's job as seen inside the container (paths under ``/job``).
+
+    ``uid``: the kernel's uid, claimed on the host: containers share the host's uids, and a grading
+    run on the host kills what its own kernels' uids leave behind.
+    """
     return dataclasses.replace(job, root="/job/course", scratch="/job", template_db="/job/template.db",
                                submission_dir="/job/submission", release_dir=f"/job/course/release/{job.assignment}",
-                               policy=None, in_container=True, slot=slot, threads=threads)
+                               policy=None, in_container=True, slot=slot, threads=threads, uid=uid)
 
 
 def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, data: Path | None,
@@ -122,10 +126,10 @@ def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, da
     return cmd + [opts.image, "python", "-m", "autograder.run.worker", "/job/job.json"]
 
 
-def launch(opts: Options, *, name: str, scratch: Path, job: Job, submission: Path, data: Path | None,
+def launch(opts: Options, *, name: str, scratch: Path, job: Job, uid: int | None = None, submission: Path, data: Path | None,
            limits: Limits, slot: int, cpus: int) -> subprocess.Popen:
     """Write the container's job file and start ``docker run`` (its output goes to worker.log)."""
-    container_job(job, slot=slot, threads=cpus).write(scratch / "job.json")
+    container_job(job, slot=slot, threads=cpus, uid=uid).write(scratch / "job.json")
     os.chmod(scratch / "job.json", 0o600)
     (scratch / "submission").mkdir(exist_ok=True)
     log = open(scratch / "worker.log", "wb")

@@ -259,7 +259,7 @@ def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> sc
     cpus = sandbox.threads_per_job(state.parallel)
     job = _job(state, student, scratch)
     state.jobs[student] = _Job(student, scratch, job, sandbox.Cgroup(name), -1, container=name)
-    return containers.launch(state.container, name=name, scratch=scratch, job=job,
+    return containers.launch(state.container, name=name, scratch=scratch, job=job, uid=state.uids.uid(slot),
                              submission=course.submission_dir(student, state.assignment),
                              data=containers.data_dir(), limits=state.limits, slot=slot, cpus=cpus)
 

@@ -262,11 +262,11 @@ def _last_error(log: str) -> str:
 def _container_box(job: Job, policy_file: Path) -> None:
     """In a grading container: the kernel's folders (on the container's tmpfs) and its launcher policy."""
     limits = Limits(**job.limits)
-    uid = limits.uid_base + job.slot
+    uid = job.uid if job.uid is not None else limits.uid_base + job.slot
     box = Path(job.scratch) / "box"
     sandbox.make_box(box, uid)
     policy = sandbox.policy(limits=limits, slot=job.slot, box=box, protect=[], hide_files=[],
-                            cgroup_procs=[], threads=job.threads)
+                            cgroup_procs=[], threads=job.threads, uid=uid)
     policy.mask, policy.keep = [], []  # the container already hides the host; no mounts are possible
     policy.in_container = True
     job.policy = policy

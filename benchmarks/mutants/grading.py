@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,12 +45,9 @@ def _autograder(course: Path, *args: str, timeout: float | None = None) -> None:
 
 def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path = REPO) -> Path:
     """A scratch course with ``assignment`` released and one submission per mutant (plus the control)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(repo / "nbgrader_config.py", dest / "nbgrader_config.py")
-    for part in ("source", "release"):
-        shutil.copytree(repo / part / assignment, dest / part / assignment, dirs_exist_ok=True)
-    if (repo / "data").exists() and not (dest / "data").exists():
-        (dest / "data").symlink_to(repo / "data")
+    from autograder.course import scratch
+
+    scratch.build(dest, origin=repo, assignment=assignment, release=True, source="all", data=True)
     _autograder(dest, "release", assignment)
     from autograder.instructor.examples import Example, build_submission
 

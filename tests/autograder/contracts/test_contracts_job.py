@@ -57,6 +57,8 @@ HOSTILE_JOB: list[tuple[str, Any, str]] = [
     ("extension_s", -1, "extension_s"),
     ("slot", "0", "slot"),
     ("threads", 0, "threads"),
+    ("uid", 0, "uid"),
+    ("uid", "61000", "uid"),
     ("limits", {"nproc": "many"}, "limits.nproc"),
     ("limits", [1, 2], "limits"),
     ("definition", "unet", "definition"),

@@ -1,7 +1,6 @@
 """nbgrader's own autograde gives every example submission its expected score in every test cell."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.course import scratch
 from autograder.instructor import examples
 
 
@@ -44,10 +44,7 @@ def test_stale_edit_is_refused(course_root: Path) -> None:
 @pytest.mark.parametrize("assignment", sorted(examples.ASSIGNMENTS))
 def test_nbgrader_autograde_scores_each_exercise_independently(course_root: Path, tmp_path: Path,
                                                                assignment: str) -> None:
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy2(course_root / "nbgrader_config.py", course)
-    shutil.copytree(course_root / "source" / assignment, course / "source" / assignment)
+    course = scratch.build(tmp_path / "course", origin=course_root, assignment=assignment, source="all")
     notebook, cases = examples.ASSIGNMENTS[assignment]
     nbgrader(course, "generate_assignment", assignment, "--force")
     examples.write_examples(root=course, assignment=assignment)

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.course import scratch
 from autograder.host import collect, container, grade
 from autograder.instructor import examples
 from autograder.platforms import gradescope_zip
@@ -53,8 +54,7 @@ COURSERA_SCHEMA = {
 def unet_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the course with the unet assignment released and the example submissions in submitted/."""
     root = tmp_path_factory.mktemp("unet") / "course"
-    shutil.copytree(REPO / "source" / "unet", root / "source" / "unet")
-    shutil.copyfile(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    scratch.build(root, origin=REPO, assignment="unet", source="all")
     from autograder.instructor import release
 
     release.run(root=root, assignments=["unet"])

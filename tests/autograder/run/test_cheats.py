@@ -7,12 +7,12 @@ outside that kernel, so none of them earns the exercise; the honest answer keeps
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograder.course import scratch
 from autograder.instructor import examples, release
 from autograder.host import grade
 
@@ -86,8 +86,7 @@ _keras.layers.Conv2D.get_config = _lying_config
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     root = tmp_path_factory.mktemp("cheats") / "course"
-    shutil.copytree(REPO / "source" / "unet", root / "source" / "unet")
-    shutil.copyfile(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    scratch.build(root, origin=REPO, assignment="unet", source="all")
     release.run(root=root, assignments=["unet"])
     answers = examples.answer_sources(root / "source/unet" / NOTEBOOK)
     students = {"honest": "", "silence": SILENCE, "forge": FORGE, "lie": LIE}
