@@ -8,15 +8,13 @@ lists and maps bounded. The sandbox launcher reads ``policy.json`` with the stan
 """
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from autograder.contracts.results import (MAX_NAME, MAX_PATH, ResultError, _dict, _number, _safe_id, _show,
-                                          _text, read_json)
+                                          _text, read_json, write_json)
 
 __all__ = ["Job", "Policy", "JOB_FORMAT", "POLICY_FORMAT", "VERSION", "MAX_BYTES"]
 
@@ -79,16 +77,6 @@ def _unknown(data: dict[str, Any], cls: type) -> None:
         raise ResultError(f"unknown field {_show(extra[0])}")
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
-    """Atomically, readable by its owner alone (a job names the course; a policy, the kernel's jail)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, sort_keys=True)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 @dataclass
 class Policy:
     """What the sandbox launcher does to one kernel before it starts (see :mod:`autograder.sandbox.launch`)."""
@@ -147,7 +135,7 @@ class Policy:
 
     def write(self, path: Path) -> None:
         """Write ``policy.json`` (0600)."""
-        _write(path, self.to_json())
+        write_json(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> "Policy":
@@ -221,7 +209,7 @@ class Job:
 
     def write(self, path: Path) -> None:
         """Write ``job.json`` (0600)."""
-        _write(path, self.to_json())
+        write_json(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> "Job":

@@ -290,15 +290,20 @@ def from_json(data: Any, file: str | os.PathLike[str] | None = None) -> Result:
         raise
 
 
-def write(path: Path, result: Result) -> None:
-    """Write a result atomically (a reader never sees half a file)."""
+def write_json(path: Path, data: Any) -> None:
+    """Write a contract's JSON atomically (a reader never sees half a file), readable by its owner alone."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")  # mode 0600
     with os.fdopen(fd, "w") as fh:
-        json.dump(result.to_json(), fh, indent=1, sort_keys=True)
+        json.dump(data, fh, indent=1, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write(path: Path, result: Result) -> None:
+    """Write a result atomically (see :func:`write_json`)."""
+    write_json(path, result.to_json())
 
 
 def read_json(path: Path, max_bytes: int, error: type[ResultError] = ResultError) -> Any:

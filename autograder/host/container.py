@@ -129,8 +129,7 @@ def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, da
 def launch(opts: Options, *, name: str, scratch: Path, job: Job, uid: int | None = None, submission: Path, data: Path | None,
            limits: Limits, slot: int, cpus: int) -> subprocess.Popen:
     """Write the container's job file and start ``docker run`` (its output goes to worker.log)."""
-    container_job(job, slot=slot, threads=cpus, uid=uid).write(scratch / "job.json")
-    os.chmod(scratch / "job.json", 0o600)
+    container_job(job, slot=slot, threads=cpus, uid=uid).write(scratch / "job.json")  # 0600
     (scratch / "submission").mkdir(exist_ok=True)
     log = open(scratch / "worker.log", "wb")
     os.chmod(scratch / "worker.log", 0o600)

@@ -60,7 +60,7 @@ class _Run:
     jobs: dict[str, _Job] = field(default_factory=dict)
     # picked at grading time: the sizes and weights of the cases the judge checks (autograder.run.judge)
     challenge: int = field(default_factory=lambda: secrets.randbelow(2**31))
-    uids: sandbox.UidClaims = field(default_factory=lambda: sandbox.UidClaims(61000))
+    uids: sandbox.UidClaims = field(default_factory=lambda: sandbox.UidClaims(sandbox.Limits().uid_base))
     keep_scratch: bool = False
     counter: int = 0
     failed: int = 0
@@ -176,7 +176,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
                 _cleanup(job, state)
             state.uids.release()
             gb.close()
-            if not settings(course).keep_scratch:
+            if not state.keep_scratch:
                 shutil.rmtree(work, ignore_errors=True)
     finally:
         if own_server:
