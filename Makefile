@@ -58,7 +58,7 @@ image-lock:  ## Re-resolve the grading image's pinned packages (both builds) for
 	@for b in cpu gpu; do \
 	  docker=$$(command -v /usr/bin/docker || command -v docker); base=$$(./autograder/platforms/image/base.sh); \
 	  $$docker run --rm -v /etc/ssl/certs/ca-certificates.crt:/ca.crt:ro -e PIP_CERT=/ca.crt \
-	    -v $(CURDIR)/autograder/image:/req $$base sh -c "python3 -m venv /tmp/v && /tmp/v/bin/python /req/lock.py $$b"; \
+	    -v $(CURDIR)/autograder/platforms/image:/req $$base sh -c "python3 -m venv /tmp/v && /tmp/v/bin/python /req/lock.py $$b"; \
 	done
 
 gradescope: setup  ## Build gradescope-unet.zip (setup.sh + run_autograder + the kit) for Gradescope's own image; ASSIGNMENT=...
