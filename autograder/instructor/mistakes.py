@@ -1,0 +1,232 @@
+"""``report``: which mistakes the class made, per check cell (``reports/<assignment>/mistakes.{html,csv,png}``).
+
+Per check cell (a graded code cell that is not a student's answer): how many submissions did not score
+full marks, and the explanations of those failures (:func:`autograder.course.explanations.failures`,
+the error's name and message, never a traceback) grouped by what they say. Grouping normalises what
+changes from student to student and size to size (:func:`normalise`); the values a check expects stay,
+so "activation is 'linear', expected 'relu'" and "... expected 'sigmoid'" are two groups. Statuses
+(timeouts, kernel deaths, ...) come from the grader's ledger; a submission graded by nbgrader alone
+counts as ``graded``. Scores come from the gradebook (SQLite or PostgreSQL); the explanations from
+``autograded/<student>/<assignment>/*.ipynb``. When a graded notebook is missing or unreadable (a result
+merged by ``collect`` without its notebooks), the failure is grouped under what the ledger says and the
+report names those students.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgrader.api import Gradebook
+
+from autograder.contracts.results import STATUSES, Result
+from autograder.course import definition as definitions
+from autograder.course.directory import Course
+from autograder.course.explanations import failures
+from autograder.errors import UserError
+from autograder.host import report as grades_report
+from autograder.host import store
+
+#: Graded notebooks larger than this are not read for explanations (the report says so).
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+#: Statuses under which the notebook ran to the end.
+RAN = ("graded", "restored", "huge_output")
+CSV_HEADER = ["notebook", "check", "failed", "submissions", "group", "count", "share", "example", "students"]
+
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w)")
+#: quoted names a student or Keras chose: after these words, or ending in Keras's ``_<n>`` suffix
+_NAMED = re.compile(r"\b(name|layer|attribute|module|variable|function|argument|keyword argument)\s+'[^'\n]{1,80}'")
+_AUTONAME = re.compile(r"'[A-Za-z_][\w]*?_\d+'")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """The group key of an explanation: numbers (layer indices, sizes, shapes, counts) become ``N``,
+    quoted names a student or Keras chose become ``'<name>'``; quoted values (``'relu'``,
+    ``'same'``, class names) and every other word stay, so different expected values stay apart."""
+    text = _NAMED.sub(lambda m: f"{m.group(1)} '<name>'", text)
+    text = _AUTONAME.sub("'<name>'", text)
+    text = _NUMBER.sub("N", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass
+class Group:
+    """Failures of one check that say the same thing."""
+
+    key: str
+    example: str
+    students: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Check:
+    """One check cell and its failures."""
+
+    notebook: str
+    grade_id: str
+    max_score: float
+    failed: list[str] = field(default_factory=list)
+    groups: dict[str, Group] = field(default_factory=dict)
+
+    def sorted_groups(self) -> list[Group]:
+        """Largest group first, then by text."""
+        return sorted(self.groups.values(), key=lambda g: (-len(g.students), g.key))
+
+
+@dataclass
+class Mistakes:
+    """The whole report of one assignment."""
+
+    assignment: str
+    students: list[str]
+    checks: list[Check]
+    statuses: dict[str, list[str]]
+    reasons: dict[str, str]
+    unexplained: list[str]  # students whose graded notebook could not be read
+
+
+def collect(*, root: Path, assignment: str, db_url: str | None = None) -> Mistakes:
+    """Read the gradebook, the ledger and the graded notebooks into a :class:`Mistakes`."""
+    course = Course.open(Path(root), db_url)
+    with Gradebook(course.db_url, course.course_id) as gb:
+        known = sorted(a.name for a in gb.assignments)
+        if assignment not in known:
+            raise UserError(f"assignment {assignment!r} is not in the gradebook",
+                            f"use one of: {', '.join(known)}" if known else "run `python -m autograder release` first")
+        submitted = sorted(s.student.id for s in gb.find_assignment(assignment).submissions)
+    definition = definitions.read(course.db_url, course.course_id, assignment)
+    ledger = store.load_ledger(course, assignment)
+    students = sorted(set(submitted) | set(ledger))
+    if not students:
+        raise UserError(f"no graded submissions of {assignment!r}",
+                        f"run `python -m autograder grade {assignment}` (or collect) first")
+    # a submission graded by nbgrader autograde has no ledger entry: it counts as graded
+    full = {s: ledger.get(s) or Result(assignment=assignment, student=s, status="graded") for s in students}
+    rows = {r["student_id"]: r for r in grades_report.rows(db_url=course.db_url, course_id=course.course_id,
+                                                           definition=definition, students=students, ledger=full)}
+    maxima = definition.max_scores()
+    checks = [Check(nb, gid, maxima[nb][gid]) for nb, gid, _ in grades_report.test_columns(definition)
+              if _is_check(definition, nb, gid)]
+    columns = {(nb, gid): col for nb, gid, col in grades_report.test_columns(definition)}
+    statuses: dict[str, list[str]] = {}
+    unexplained: list[str] = []
+    for student in students:
+        status = full[student].status
+        statuses.setdefault(status, []).append(student)
+        explained, readable = _explanations(course.autograded_dir(student, assignment), definition)
+        if not readable and status in RAN:
+            unexplained.append(student)
+        for check in checks:
+            score = rows[student].get(columns[(check.notebook, check.grade_id)], "")
+            if score != "" and float(score) >= check.max_score:
+                continue
+            check.failed.append(student)
+            text = explained.get((check.notebook, check.grade_id)) or _fallback(status, full[student].reason, readable)
+            group = check.groups.setdefault(normalise(text), Group(normalise(text), text))
+            group.students.append(student)
+    reasons = {s: full[s].reason for s in students if full[s].reason}
+    return Mistakes(assignment, students, checks, statuses, reasons, unexplained)
+
+
+def _is_check(definition: definitions.AssignmentDef, notebook: str, grade_id: str) -> bool:
+    """A graded code cell that is not an answer (manually graded answers and task cells are not checks)."""
+    nb = next(n for n in definition.notebooks if n.name == notebook)
+    cell = next((c for c in nb.grade_cells if c["name"] == grade_id), None)
+    return cell is not None and cell.get("cell_type") == "code" and grade_id not in nb.solution_cells
+
+
+def _explanations(folder: Path, definition: definitions.AssignmentDef) -> tuple[dict[tuple[str, str], str], bool]:
+    """(notebook, grade_id) -> first explanation line, and whether every graded notebook could be read."""
+    out: dict[tuple[str, str], str] = {}
+    readable = True
+    for nb in definition.notebooks:
+        path = folder / f"{nb.name}.ipynb"
+        try:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                readable = False
+                continue
+            doc: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            readable = False
+            continue
+        if not isinstance(doc, dict):
+            readable = False
+            continue
+        for gid, failure in failures(doc).items():
+            out[(nb.name, gid)] = failure.first
+    return out, readable
+
+
+def _fallback(status: str, reason: str, readable: bool) -> str:
+    """What stands for the explanation when the graded notebook has none."""
+    if status not in RAN:
+        return f"[{status}] {STATUSES.get(status, 'not graded normally')}"
+    if not readable:
+        return "[no graded notebook] the explanation is not available (graded elsewhere, or the file is missing)"
+    return "[no error shown] the cell ran without an error but did not score full marks"
+
+
+def write(mistakes: Mistakes, folder: Path) -> dict[str, Path]:
+    """Write ``mistakes.csv``, ``mistakes.png`` and ``mistakes.html`` into ``folder``; return them by kind."""
+    from autograder.instructor import mistakes_html
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": folder / "mistakes.csv", "png": folder / "mistakes.png", "html": folder / "mistakes.html"}
+    _write_csv(paths["csv"], mistakes)
+    png = mistakes_html.chart(mistakes)
+    _atomic(paths["png"], png)
+    _atomic(paths["html"], mistakes_html.render(mistakes, png).encode("utf-8"))
+    return paths
+
+
+def run(*, root: Path, assignment: str, db_url: str | None = None) -> dict[str, Path]:
+    """The ``report`` command: collect and write ``reports/<assignment>/``."""
+    mistakes = collect(root=root, assignment=assignment, db_url=db_url)
+    return write(mistakes, Course.open(Path(root), db_url).root / "reports" / assignment)
+
+
+def _write_csv(path: Path, m: Mistakes) -> None:
+    total = len(m.students)
+    rows: list[list[str]] = []
+    for check in m.checks:
+        base = [check.notebook, check.grade_id, str(len(check.failed)), str(total)]
+        if not check.groups:
+            rows.append(base + ["", "0", "0", "", ""])
+        for g in check.sorted_groups():
+            rows.append(base + [_cell(g.key), str(len(g.students)), _share(len(g.students), total), _cell(g.example),
+                                " ".join(g.students)])
+    for status, students in sorted(m.statuses.items()):
+        rows.append(["", "(status)", "", str(total), status, str(len(students)), _share(len(students), total),
+                     _cell(STATUSES.get(status, "")), " ".join(students)])
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_HEADER)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count / total:.3f}" if total else "0"
+
+
+def _cell(text: str) -> str:
+    """Notebook text in a CSV cell a spreadsheet will not run as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def counts(m: Mistakes) -> dict[str, Counter[str]]:
+    """grade_id -> Counter(group key -> students), for tests and summaries."""
+    return {c.grade_id: Counter({g.key: len(g.students) for g in c.groups.values()}) for c in m.checks}
