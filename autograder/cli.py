@@ -49,6 +49,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.close()
+    from autograder.instructor import mistakes
+
+    try:  # the grades are in; a report that cannot be written is a warning, not a failed grading run
+        print(f"mistakes report: {mistakes.run(root=_root(args), assignment=args.assignment, db_url=args.db)['html']}")
+    except (UserError, OSError) as exc:
+        print(f"warning: no mistakes report ({exc}); run `python -m autograder report {args.assignment}`",
+              file=sys.stderr)
     return 0
 
 
@@ -91,7 +98,19 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from autograder.instructor import export
 
-    print(f"gradebook exported to {export.run(root=_root(args), to=args.to, db_url=args.db)}")
+    done = export.run(root=_root(args), fmt=args.format, roster=args.roster, assignments=args.assignment,
+                      out=args.out, db_url=args.db)
+    if done.left_out:
+        print(f"left out (not in the roster {args.roster}): {' '.join(done.left_out)}", file=sys.stderr)
+    print(f"{args.format} export of {', '.join(done.assignments)} ({done.students} students): {done.path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.instructor import mistakes
+
+    paths = mistakes.run(root=_root(args), assignment=args.assignment, db_url=args.db)
+    print(f"mistakes report: {paths['html']} (and {paths['csv'].name}, {paths['png'].name})")
     return 0
 
 
@@ -180,10 +199,20 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--db")
     f.set_defaults(func=cmd_feedback)
 
-    e = sub.add_parser("export", help="write the gradebook as CSV (default gradebook.csv)")
-    e.add_argument("--to", type=Path)
+    e = sub.add_parser("export", help="grades for the LMS: Canvas or Moodle import CSV, or nbgrader's CSV")
+    e.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                   help="canvas/moodle: the LMS's grade import CSV; csv: nbgrader's export (default)")
+    e.add_argument("--roster", type=Path, help="CSV: student_id, lms_id, email, name, sis_user_id, sis_login_id, section")
+    e.add_argument("--assignment", action="append", metavar="NAME", help="only this assignment (repeatable)")
+    e.add_argument("--out", "--to", dest="out", type=Path,
+                   help="file to write (default gradebook.csv, grades-canvas.csv or grades-moodle.csv)")
     e.add_argument("--db")
     e.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser("report", help="the cohort's mistakes per check: reports/ASSIGNMENT/mistakes.html and .csv")
+    rp.add_argument("assignment")
+    rp.add_argument("--db")
+    rp.set_defaults(func=cmd_report)
 
     c = sub.add_parser("check", help="grade one notebook with the hidden tests; exit 0 when every exercise passes")
     c.add_argument("notebook")
