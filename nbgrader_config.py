@@ -25,6 +25,17 @@ c.ExecutePreprocessor.kernel_name = "python3"
 # Long outputs (e.g. a student printing in a loop) are cut in the graded copy.
 c.LimitOutput.max_lines = 400
 
+# Feedback never shows a hidden check's code: each hidden check cell shows its name, score and the explanation
+# of its failure, and a summary per exercise opens the page (autograder/instructor/hide_checks.py and
+# feedback_summary.py). The order matters: scores first, then the summary, which reads the outputs the
+# hiding removes. Names are strings, imported only when feedback is generated.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.instructor.feedback_summary.FeedbackSummary",
+    "autograder.instructor.hide_checks.HideHiddenChecks",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
 # The grader's own settings (python -m autograder; defaults shown). See README, section Settings.
 # c.Autograder.jobs = 0                  # parallel workers; 0: one per core
 # c.Autograder.submission_timeout = 1800.0

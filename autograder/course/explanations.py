@@ -14,16 +14,21 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-__all__ = ["Failure", "MAX_LINES", "MAX_LINE_CHARS", "explain", "failures", "is_hidden"]
+__all__ = ["Failure", "MAX_LINES", "MAX_LINE_CHARS", "MIN_SECRET_CHARS", "explain", "failures", "hidden_lines",
+           "is_hidden", "quotes"]
 
 #: At most this many explanation lines per cell, each at most this long.
 MAX_LINES = 20
 MAX_LINE_CHARS = 400
+#: A hidden-region line shorter than this (stripped) is too common to count as the check's code (``)``, ``else:``).
+MIN_SECRET_CHARS = 12
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: ``ename`` values the grader's judge writes (see autograder.run.judge.preprocessor).
 _JUDGE = {"GraderVerdict": "verdict", "GraderEvidenceError": "evidence"}
 #: Errors raised by the checks themselves; their message is the explanation.
 _CHECK_ERRORS = {"AssertionError", "CheckFailed"}
+#: What replaces an explanation line that quotes a hidden check.
+_QUOTED = "(a line that quotes the hidden check was left out)"
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,42 @@ def is_hidden(cell: Mapping[str, Any]) -> bool:
     meta = cell.get("metadata")
     nbg = meta.get("nbgrader") if isinstance(meta, Mapping) else None
     gid = nbg.get("grade_id") if isinstance(nbg, Mapping) else None
+    return (isinstance(gid, str) and gid.endswith("_hidden")) or "BEGIN HIDDEN TESTS" in _source(cell)
+
+
+def _source(cell: Mapping[str, Any]) -> str:
     source = cell.get("source")
-    source = "".join(source) if isinstance(source, list) else source if isinstance(source, str) else ""
-    return (isinstance(gid, str) and gid.endswith("_hidden")) or "BEGIN HIDDEN TESTS" in source
+    return "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else (
+        source if isinstance(source, str) else "")
+
+
+_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS", re.MULTILINE | re.DOTALL)
+
+
+def hidden_lines(nb: Mapping[str, Any]) -> frozenset[str]:
+    """The lines of ``nb``'s hidden checks that must never reach a student, stripped.
+
+    A line counts when it lies in a ``### BEGIN HIDDEN TESTS`` region (or anywhere in a hidden cell
+    without one), has at least :data:`MIN_SECRET_CHARS` characters, and is not also a line of a
+    cell the student sees (a public check or the student's own code: those are no secret).
+    """
+    cells = [c for c in nb.get("cells", []) if isinstance(c, Mapping)] if isinstance(nb.get("cells"), list) else []
+    secret: set[str] = set()
+    public: set[str] = set()
+    for cell in cells:
+        source = _source(cell)
+        if is_hidden(cell):
+            regions = _REGION.findall(source) or ([] if "BEGIN HIDDEN TESTS" in source else [source])
+            secret.update(line.strip() for region in regions for line in region.splitlines())
+        else:
+            public.update(line.strip() for line in source.splitlines())
+    return frozenset(line for line in secret - public if len(line) >= MIN_SECRET_CHARS)
+
+
+def quotes(text: str, secret: Iterable[str]) -> bool:
+    """Whether ``text`` contains one of the ``secret`` lines (after removing terminal colours)."""
+    plain = _clean(text)
+    return any(line in plain for line in secret)
 
 
 def _graded_cells(nb: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:
@@ -114,12 +152,18 @@ def failures(nb: Mapping[str, Any]) -> dict[str, Failure]:
     """grade_id -> :class:`Failure` for every graded code cell of ``nb`` that has an error output.
 
     When a cell has several error outputs (the kernel's, then the judge's), the first one is kept:
-    it is what stopped the cell.
+    it is what stopped the cell. An explanation line that quotes a hidden check's code (a student's function can raise with its
+    caller's source as the message) is replaced, so no explanation carries the hidden checks.
     """
+    secret = hidden_lines(nb)
     found: dict[str, Failure] = {}
     for gid, cell in _graded_cells(nb):
         outputs = cell.get("outputs")
         for output in outputs if isinstance(outputs, list) else []:
-            if isinstance(output, Mapping) and output.get("output_type") == "error":
-                found.setdefault(gid, explain(gid, output))
+            if isinstance(output, Mapping) and output.get("output_type") == "error" and gid not in found:
+                failure = explain(gid, output)
+                if secret and any(quotes(line, secret) for line in failure.lines):
+                    lines = tuple(_QUOTED if quotes(line, secret) else line for line in failure.lines)
+                    failure = Failure(gid, failure.kind, failure.ename, lines)
+                found[gid] = failure
     return found
