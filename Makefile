@@ -47,9 +47,9 @@ system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mm
 test: setup system-deps  ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-check: setup  ## Grade one notebook with the full autograder: make check NB=path/to/notebook.ipynb
-	@test -n "$(NB)" || { echo "Error: name the notebook, e.g. make check NB=release/unet/Image_segmentation_Unet.ipynb"; exit 2; }
-	$(BIN)/python -m autograder check "$(NB)"
+check: setup  ## Grade one notebook with the full autograder: make check NB=path/to/any-name.ipynb
+	@test -n "$(NB)" || { echo "Error: name the notebook, e.g. make check NB=release/unet/Image_segmentation_Unet.ipynb" >&2; exit 2; }
+	@$(BIN)/python -m autograder check "$(NB)" $(if $(filter command line,$(origin ASSIGNMENT)),--assignment "$(ASSIGNMENT)")
 
 image:  ## Build the grading image unet-grader:cpu (GPU=1: unet-grader:gpu); BASE=... picks the base image
 	./autograder/platforms/image/build.sh $(IMAGE_BUILD)

@@ -117,7 +117,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from autograder.host import check
 
-    status, exercises, _ = check.run(root=_root(args), notebook=Path(args.notebook), timeout=args.timeout)
+    status, exercises, _ = check.run(root=_root(args), notebook=Path(args.notebook), timeout=args.timeout,
+                                     assignment=args.assignment)
     return 0 if exercises and all(e.passed for e in exercises) else 1
 
 
@@ -131,6 +132,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
               "then run collect again", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_slurm(args: argparse.Namespace) -> int:
+    from autograder.host import slurm
+
+    return slurm.run(root=_root(args), assignment=args.assignment, shards=args.shards, partition=args.partition,
+                     gpus_per_shard=args.gpus_per_shard, cpus_per_shard=args.cpus_per_shard, mem=args.mem,
+                     time_limit=args.time, image=args.image, wait=args.wait, dry_run=args.dry_run,
+                     collect_only=args.collect, db_url=args.db)
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -215,7 +225,8 @@ def parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     c = sub.add_parser("check", help="grade one notebook with the hidden tests; exit 0 when every exercise passes")
-    c.add_argument("notebook")
+    c.add_argument("notebook", help="the notebook, whatever its file name (the assignment is recognised from its cells)")
+    c.add_argument("--assignment", help="grade it as this assignment (default: recognised from the notebook)")
     c.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
     c.set_defaults(func=cmd_check)
 
@@ -234,6 +245,21 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("--jobs", "-j", type=int, help="parallel workers in this shard (default: one per core)")
     sh.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
     sh.set_defaults(func=cmd_shard)
+
+    sl = sub.add_parser("slurm", help="grade as a SLURM array job of --shards tasks; --wait follows it and merges")
+    sl.add_argument("assignment")
+    sl.add_argument("--shards", type=int, help="array tasks, each grading every N-th student")
+    sl.add_argument("--partition", help="SLURM partition (default: the cluster's default; see `sinfo -s`)")
+    sl.add_argument("--gpus-per-shard", type=int, default=0, help="GPUs per task (#SBATCH --gres=gpu:G)")
+    sl.add_argument("--cpus-per-shard", type=int, default=1, help="CPUs per task = submissions graded at once (1)")
+    sl.add_argument("--mem", help="memory per task, e.g. 6G (#SBATCH --mem)")
+    sl.add_argument("--time", help="time limit per task, e.g. 2:00:00 (#SBATCH --time)")
+    sl.add_argument("--image", help="grade inside this Apptainer/Singularity image (e.g. unet-grader.sif)")
+    sl.add_argument("--wait", action="store_true", help="follow the array until it ends, then merge the results")
+    sl.add_argument("--dry-run", action="store_true", help="write and print the sbatch script, submit nothing")
+    sl.add_argument("--collect", action="store_true", help="only merge the finished array (with --wait: once it ends)")
+    sl.add_argument("--db", help="gradebook URL (default: nbgrader config, else sqlite:///ROOT/gradebook.db)")
+    sl.set_defaults(func=cmd_slurm)
 
     gs = sub.add_parser("gradescope", help="Gradescope entry: grade the upload, write results.json")
     gs.add_argument("--submission", default="/autograder/submission")

@@ -1,8 +1,12 @@
 """``check NOTEBOOK``: grade one notebook with the full autograder (hidden tests included).
 
+The assignment is recognised from the notebook's content (:mod:`autograder.course.identify`), so a
+copy called ``Image_segmentation_Unet-Copy1.ipynb`` or ``... (2).ipynb`` is checked like the original.
 A private copy of the course's ``source/<assignment>/`` is released with nbgrader into a
-temporary course, the notebook is submitted there as student ``check`` and graded by
-:func:`autograder.host.grade.run` (same sandbox); nothing in the course changes.
+temporary course, the notebook is submitted there under its released name as student ``check``
+and graded by :func:`autograder.host.grade.run` (same sandbox); nothing in the course changes.
+Each failed exercise is reported with the first explanation of its failing check (names, scores
+and explanations only: never a hidden check's source).
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook
 
 from autograder.course import definition as definitions
@@ -18,50 +23,76 @@ from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course
 from autograder.errors import UserError
 from autograder.course.exercises import Exercise, evaluate
+from autograder.course.explanations import Failure, failures
+from autograder.course.identify import course_signatures, identify
 from autograder.course.nbgrader_app import run_app
 
 STUDENT = "check"
 
 
-def find_assignment(root: Path, notebook: Path) -> str:
-    """The assignment whose source has a notebook of the same name."""
-    hits = sorted(p.parent.name for p in (root / "source").glob(f"*/{notebook.name}"))
-    if len(hits) != 1:
-        found = "no assignment" if not hits else f"several assignments ({', '.join(hits)})"
-        raise UserError(f"{notebook.name}: {found} in {root / 'source'} has a notebook of that name",
-                        "name the notebook as released (e.g. Image_segmentation_Unet.ipynb)")
-    return hits[0]
+def find_assignment(root: Path, notebook: Path, assignment: str | None = None) -> tuple[str, str]:
+    """``(assignment, released notebook stem)`` the notebook was made from, recognised by its nbgrader cells."""
+    assignments = sorted(p.name for p in (root / "source").iterdir() if p.is_dir()) if (root / "source").is_dir() else []
+    if assignment is not None and assignment not in assignments:
+        raise UserError(f"assignment {assignment!r} is not in {root / 'source'}",
+                        f"use one of: {', '.join(assignments) or '(none)'}")
+    signatures = course_signatures(root, [assignment] if assignment else assignments)
+    return identify(notebook, signatures)
 
 
-def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool = False) -> tuple[str, list[Exercise], dict]:
-    """Grade ``notebook``; return (status, exercises, grades.csv row) and print a report unless quiet."""
+def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool = False,
+        assignment: str | None = None) -> tuple[str, list[Exercise], dict]:
+    """Grade ``notebook``; return (status, exercises, grades.csv row) and print a report unless quiet.
+
+    ``assignment``: the assignment to grade it as (default: recognised from the notebook's cells).
+    """
     course = Course.open(Path(root))
     notebook = Path(notebook).resolve()
-    if not notebook.is_file():
+    if not notebook.exists():
         raise UserError(f"notebook {notebook} does not exist", "pass the path of a .ipynb file")
-    assignment = find_assignment(course.root, notebook)
+    assignment, stem = find_assignment(course.root, notebook, assignment)
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
         temp = Course.open(_make_course(course, assignment, Path(tmp)), f"sqlite:///{Path(tmp) / 'course' / 'gradebook.db'}")
         run_app(temp, ["generate_assignment", assignment, "--force"])
         sub = temp.submission_dir(STUDENT, assignment)
         sub.mkdir(parents=True)
-        shutil.copyfile(notebook, sub / notebook.name)
+        shutil.copyfile(notebook, sub / f"{stem}.ipynb")
         rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
                          protect=[course.root], progress=False, quiet=True)
         definition = definitions.read(temp.db_url, temp.course_id, assignment)
         with Gradebook(temp.db_url, temp.course_id) as gb:
             sub_row = gb.find_submission(assignment, STUDENT)
             scores = {g.cell.name: g.score for nb in sub_row.notebooks for g in nb.grades}
+        explained = _failures(temp.autograded_dir(STUDENT, assignment))
     row = rows[0]
     exercises = evaluate(definition, scores)
     if not quiet:
-        print(f"{notebook.name} ({assignment}): {row['status']}, score {row['score']}/{row['max_score']}")
+        as_name = "" if notebook.name == f"{stem}.ipynb" else f" as {stem}.ipynb"
+        print(f"{notebook.name} ({assignment}{as_name}): {row['status']}, score {row['score']}/{row['max_score']}")
         if row["reason"]:
             print(f"  {row['reason']}")
         for ex in exercises:
             tests = ", ".join(f"{t} {s if s is not None else '-'}/{m:g}" for t, (s, m) in ex.tests.items())
             print(f"  {'PASS' if ex.passed else 'FAIL'}  {ex.name:<24} {tests}")
+            why = next((explained[t] for t, (sc, m) in ex.tests.items() if t in explained and (sc or 0) < m), None)
+            if not ex.passed and why is not None:
+                print(f"        {'hidden' if _hidden(why) else 'public'} check {why.grade_id}: {why.first}")
     return row["status"], exercises, row
+
+
+def _hidden(failure: Failure) -> bool:
+    """Whether the failure is a hidden check's (its explanation is shown; its source never is)."""
+    return failure.grade_id.endswith("_hidden")
+
+
+def _failures(graded: Path) -> dict[str, Failure]:
+    found: dict[str, Failure] = {}
+    for path in sorted(graded.glob("*.ipynb")) if graded.is_dir() else []:
+        try:
+            found.update(failures(nbformat.read(path, as_version=4)))
+        except Exception:  # a graded copy that cannot be read: the scores above still say what failed
+            continue
+    return found
 
 
 def _make_course(course: Course, assignment: str, tmp: Path) -> Path:

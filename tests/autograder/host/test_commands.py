@@ -77,23 +77,58 @@ def test_feedback_export_collect(course: Path, tmp_path: Path) -> None:
     assert (other / "autograded" / "f_full" / "toy" / "toy.ipynb").exists()
 
 
+def _make_check(notebook: Path, timeout: float = 1500) -> subprocess.CompletedProcess:
+    """``make check NB=...`` in the kit, as a self-learner types it."""
+    return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "check", f"NB={notebook}"],
+                          env=toy.env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _example(tmp_path: Path, student: str, file_name: str) -> Path:
+    """A demo example of the unet assignment, saved under ``file_name``."""
+    from autograder.instructor import examples
+
+    example = next(e for e in examples.UNET_EXAMPLES if e.student == student)
+    answers = examples.answer_sources(REPO / "source" / "unet" / "Image_segmentation_Unet.ipynb")
+    path = tmp_path / file_name
+    nbformat.write(examples.build_submission(example, REPO / "release" / "unet" / "Image_segmentation_Unet.ipynb",
+                                             answers), path)
+    return path
+
+
 @pytest.mark.slow
-def test_check_real_unet_reference_solution(tmp_path: Path) -> None:
-    """The instructor's source notebook passes every exercise of the real assignment."""
-    source = REPO / "source" / "unet" / "Image_segmentation_Unet.ipynb"
-    proc = _cli(REPO, "check", str(source), timeout=1500)
+def test_make_check_recognises_a_duplicated_correct_notebook(tmp_path: Path) -> None:
+    """A browser download's name ("... (2).ipynb") is checked as the released notebook; every exercise passes."""
+    proc = _make_check(_example(tmp_path, "demo-correct", "Image_segmentation_Unet (2).ipynb"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(unet as Image_segmentation_Unet.ipynb)" in proc.stdout
     for exercise in ("conv_block", "upsampling_block", "unet_model"):
         assert f"PASS  {exercise}" in proc.stdout
 
 
 @pytest.mark.slow
-def test_check_real_unet_release_fails(tmp_path: Path) -> None:
-    """The unanswered release notebook fails every exercise (exit 1), without aborting."""
-    release = REPO / "release" / "unet" / "Image_segmentation_Unet.ipynb"
-    proc = _cli(REPO, "check", str(release), timeout=1500)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "FAIL  conv_block" in proc.stdout
+def test_make_check_explains_the_wrong_exercise_of_a_copy(tmp_path: Path) -> None:
+    """JupyterLab's Duplicate ("-Copy1") with a mistake in Exercise 1: exit 1, the explanation, the rest pass."""
+    proc = _make_check(_example(tmp_path, "demo-mistake-conv", "Image_segmentation_Unet-Copy1.ipynb"))
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "FAIL  conv_block" in proc.stdout and "PASS  upsampling_block" in proc.stdout
+    assert "public check test_conv_block: layer 3 (Conv2D): activation is 'linear', expected 'relu'" in proc.stdout
+    assert "BEGIN HIDDEN TESTS" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("content,says", [
+    (b"", "is empty"),
+    (b"not json at all", "is not a notebook"),
+    (b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "belongs to no assignment"),
+])
+def test_make_check_bad_files_get_one_line_and_exit_2(tmp_path: Path, content: bytes, says: str) -> None:
+    """Not a notebook, empty, or from no assignment: one ``Error:`` line naming the file, exit 2, nothing graded."""
+    path = tmp_path / "mine (3).ipynb"
+    path.write_bytes(content)
+    proc = _make_check(path, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(path) in errors[0] and says in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("args,says", [
