@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import nbformat
 
 from autograder.course import definition as definitions
+from autograder.course import explanations
 from autograder.host import grade, store
 from autograder.contracts import results
 from autograder.course import scratch as scratch_course
@@ -38,7 +38,6 @@ from autograder.errors import UserError
 from autograder.course.exercises import evaluate
 
 STUDENT = "submission"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass
@@ -113,24 +112,38 @@ def grade_upload(*, submission: Path, assignment: str | None = None, course: Pat
                 notes.append(f"The uploaded {path.name} was graded as {stem}.ipynb.")
             shutil.copyfile(path, target / f"{stem}.ipynb")
         grade.run(root=temp.root, assignment=name, jobs=1, timeout=timeout, progress=False, quiet=True)
-        result = store.load_ledger(temp, name)[STUDENT]
-        messages = _messages(temp.autograded_dir(STUDENT, name), definition)
-    return Outcome(result, definition, messages, notes)
+        return graded_outcome(temp, definition, STUDENT, notes)
+
+
+def graded_outcome(course: Course, definition: AssignmentDef, student: str, notes: list[str] | None = None) -> Outcome:
+    """The :class:`Outcome` of ``student``'s graded submission in ``course`` (ledger and graded notebooks)."""
+    result = store.load_ledger(course, definition.name)[student]
+    return Outcome(result, definition, _messages(course.autograded_dir(student, definition.name), definition),
+                   list(notes or []))
 
 
 def _messages(graded: Path, definition: AssignmentDef) -> dict[str, str]:
-    """grade_id -> the last line of the error a check cell printed ("" when it ran cleanly)."""
+    """grade_id -> why a check cell failed ("" when it ran cleanly).
+
+    The explanation lines of :func:`autograder.course.explanations.failures` only (an error's name and
+    message, never its traceback, and no line that quotes a hidden check): what a student reads on the
+    platform follows the same rule as the feedback pages.
+    """
     out: dict[str, str] = {}
     for nb in definition.notebooks:
         path = graded / f"{nb.name}.ipynb"
         if not path.is_file():
             continue
-        for cell in nbformat.read(path, as_version=4).cells:
-            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if not gid or not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-                continue
-            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            out[gid] = ANSI.sub("", f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}")[:2000] if errors else ""
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - an unreadable graded notebook explains nothing; the status says why
+            continue
+        found = explanations.failures(notebook)
+        for cell in notebook.cells:
+            nbg = cell.get("metadata", {}).get("nbgrader", {})
+            gid = nbg.get("grade_id")
+            if gid and nbg.get("grade"):
+                out[gid] = found[gid].text()[:2000] if gid in found else ""
     return out
 
 
@@ -145,12 +158,14 @@ def _tests(outcome: Outcome) -> list[dict[str, Any]]:
             if score is None:
                 continue  # graded by hand
             hidden = cell.endswith("_hidden")
+            # a hidden check shows its name, score and explanation: never its code
             message = outcome.messages.get(cell, "")
             tests.append({
                 "name": f"Exercise {number}: {ex.name} ({'hidden' if hidden else 'public'} check {cell})",
                 "number": f"{number}.{part}",
                 "score": score, "max_score": maxima[cell],
-                "output": message or ("Passed." if score >= maxima[cell] else "Not passed."),
+                "output": message or ("Passed." if score >= maxima[cell] else
+                                      "Not passed: the check gave no explanation (did the notebook stop before it?)."),
                 # hidden checks show once the instructor publishes the grades
                 "visibility": "after_published" if hidden else "visible",
             })
