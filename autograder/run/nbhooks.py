@@ -1,11 +1,16 @@
-"""The two preprocessors the autograder adds to nbgrader's autograde pipeline.
+"""The preprocessors the autograder adds to nbgrader's autograde pipeline.
 
 ``SandboxedExecute`` is nbgrader's ``Execute`` with the kernel started in the submission's
 sandbox folder (the launcher confines it); ``LimitOutputBytes`` cuts single huge outputs, which
-nbgrader's line-based ``LimitOutput`` lets through.
+nbgrader's line-based ``LimitOutput`` lets through. ``StashStudentOutputs`` (before nbgrader clears
+the outputs) and ``RestoreStudentOutputs`` (right after execution) keep the student's own outputs
+of cells tagged ``keep-student-output``, so that a hand grader reads the curves and tables the
+student wrote about, not the grader's quick re-run.
 """
 from __future__ import annotations
 
+import copy
+import json
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +24,12 @@ from traitlets import Integer, Unicode
 from autograder.run.warm import WarmKernelManager
 
 TRUNCATED = "... Output truncated by the autograder ..."
+#: Cell tag of the cells whose handed-in outputs the graded copy keeps (for hand grading).
+KEEP_TAG = "keep-student-output"
+#: Where a stashed cell carries its outputs between nbgrader's sanitize and autograde steps.
+STASH_KEY = "autograder_student_outputs"
+#: The note shown above kept outputs in the graded copy.
+KEPT_NOTE = "[The student's own outputs, as handed in; kept for hand grading. The grader's re-run is not shown.]\n"
 
 
 class SandboxedExecute(Execute):
@@ -78,3 +89,48 @@ class LimitOutputBytes(NbGraderPreprocessor):
                 if isinstance(value, str) and len(value) > self.max_bytes:
                     data[mime] = (value[: self.max_bytes] + "\n" + TRUNCATED) if mime.startswith("text/") else ""
         return cell, resources
+
+
+def _is_graded(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade") or meta.get("solution") or meta.get("task"))
+
+
+class StashStudentOutputs(NbGraderPreprocessor):
+    """Before outputs are cleared: copy the outputs of tagged, ungraded code cells into the cell's metadata.
+
+    The submission is untrusted: any stash the student wrote is removed first, graded cells are never
+    stashed (their outputs decide scores), and at most ``max_bytes`` of outputs (JSON) are kept per notebook.
+    """
+
+    max_bytes = Integer(8 * 2**20, help="most bytes of stashed outputs per notebook").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        """Stash every tagged cell's outputs, within the byte budget."""
+        budget = self.max_bytes
+        for cell in nb.cells:
+            cell.get("metadata", {}).pop(STASH_KEY, None)
+            tags = cell.get("metadata", {}).get("tags", [])
+            if cell.get("cell_type") != "code" or not isinstance(tags, list) or KEEP_TAG not in tags or _is_graded(cell):
+                continue
+            size = len(json.dumps(cell.get("outputs", [])))
+            if size > budget:
+                self.log.warning("outputs of a %s cell left out (%d bytes over the budget)", KEEP_TAG, size)
+                continue
+            budget -= size
+            cell.metadata[STASH_KEY] = copy.deepcopy(cell.get("outputs", []))
+        return nb, resources
+
+
+class RestoreStudentOutputs(NbGraderPreprocessor):
+    """After execution: put stashed outputs back in place of the re-run's, under a one-line note."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        """Restore the outputs stashed by :class:`StashStudentOutputs`."""
+        for cell in nb.cells:
+            stashed = cell.get("metadata", {}).pop(STASH_KEY, None)
+            if stashed is None or cell.get("cell_type") != "code" or _is_graded(cell) or not isinstance(stashed, list):
+                continue
+            note = {"output_type": "stream", "name": "stdout", "text": KEPT_NOTE}
+            cell["outputs"] = [NotebookNode(note)] + [NotebookNode(o) for o in stashed if isinstance(o, dict)]
+        return nb, resources

@@ -60,11 +60,13 @@ def build_scratch(job: Job) -> Path:
 def nbgrader_config(job: Job, limits: Limits) -> Any:
     """The course's nbgrader config, pointed at the scratch course and the sandboxed kernel."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                        IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
+                                        SaveAutoGrades)
 
     from autograder.run.judge.preprocessor import JudgeEvidence
-    from autograder.run.nbhooks import LimitOutputBytes, SandboxedExecute
+    from autograder.run.nbhooks import (LimitOutputBytes, RestoreStudentOutputs, SandboxedExecute,
+                                        StashStudentOutputs)
 
     scratch = Path(job.scratch)
     box = scratch / "box"
@@ -74,8 +76,11 @@ def nbgrader_config(job: Job, limits: Limits) -> Any:
     cfg.CourseDirectory.course_id = job.course_id
     cfg.CourseDirectory.assignment_id = job.assignment
     cfg.CourseDirectory.student_id = job.student
+    # nbgrader's sanitize step, with the outputs of cells tagged keep-student-output stashed before clearing
+    cfg.Autograde.sanitize_preprocessors = [
+        StashStudentOutputs, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
     cfg.Autograde.autograde_preprocessors = [
-        SandboxedExecute, JudgeEvidence, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
+        SandboxedExecute, RestoreStudentOutputs, JudgeEvidence, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputBytes,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     cfg.OverwriteCells.add_missing_cells = True
     cfg.Execute.timeout = int(limits.cell_timeout)
