@@ -45,6 +45,12 @@ def text_of(cell: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []))
 
 
+def stderr_of(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(cell index, text) of everything a cell printed on stderr: library warnings included."""
+    return [(index, output.get("text", "")) for index, cell in enumerate(nb.cells)
+            for output in cell.get("outputs", []) if output.get("name") == "stderr"]
+
+
 def images_in(nb: nbformat.NotebookNode) -> int:
     return sum(1 for cell in nb.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {}))
 
@@ -58,6 +64,33 @@ def test_source_notebook_runs_top_to_bottom(course_root: Path, tmp_path: Path, a
         assert "All tests passed!" in outputs[public], public
         assert f"passed." in outputs[public + "_hidden"], public + "_hidden"
     assert images_in(nb) >= 3  # sample/upsampling figure, curves, predictions
+    assert stderr_of(nb) == [], "nothing on stderr: no library warnings in a student's outputs"
+
+
+def test_unet_second_run_all_loads_and_a_changed_setting_retrains(course_root: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside nbgrader the first Run All trains and saves; the second loads; another setting retrains."""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    source = nbformat.read(course_root / "source/unet/Image_segmentation_Unet.ipynb", as_version=4)
+
+    def training_output(nb: nbformat.NotebookNode) -> str:
+        run = execute(nb, tmp_path, allow_errors=False)
+        assert stderr_of(run) == []
+        return text_of(next(cell for cell in run.cells if "history = fit_or_load(" in cell.source))
+
+    first = training_output(nbformat.from_dict(source))
+    assert "Loaded" not in first and "accuracy:" in first          # Keras's epoch line: it trained
+    assert (tmp_path / "unet.keras").is_file() and (tmp_path / "history_unet.json").is_file()
+
+    second = training_output(nbformat.from_dict(source))
+    assert "Loaded the trained model" in second and "accuracy:" not in second
+
+    changed = nbformat.from_dict(source)
+    constants = next(cell for cell in changed.cells if grade_id(cell) == "setup_constants")
+    assert "BATCH_SIZE = 16" in constants.source
+    constants.source = constants.source.replace("BATCH_SIZE = 16", "BATCH_SIZE = 8")
+    third = training_output(changed)
+    assert "was trained with other settings: retraining" in third and "accuracy:" in third
 
 
 def test_released_unet_fails_only_with_not_implemented(course_root: Path, tmp_path: Path) -> None:
@@ -83,7 +116,7 @@ def test_released_variants_runs_for_a_student(course_root: Path, tmp_path: Path)
     nb = execute(nb, tmp_path, allow_errors=False)
     # Three models saved, reloaded with their metric, and compared.
     for name in ("transpose", "upsample", "batchnorm"):
-        assert (tmp_path / f"unet_{name}.keras").is_file() and (tmp_path / f"history_{name}.json").is_file()
-    reload_cell = next(c for c in nb.cells if c.source.startswith("models = {name: tf.keras.models.load_model"))
-    assert "val_mean_iou" in text_of(reload_cell)
+        assert (tmp_path / f"unet_{name}.keras").is_file() and (tmp_path / f"history_unet_{name}.json").is_file()
+    reload_cell = next(c for c in nb.cells if "models = {name: reloaded(" in c.source)
+    assert "val_mean_iou" in text_of(reload_cell) and "same predictions: True" in text_of(reload_cell)
     assert images_in(nb) >= 3
