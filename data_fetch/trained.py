@@ -180,7 +180,7 @@ def fit_or_load(model: Any, fit: Callable[[], Any], *, name: str, settings: Mapp
                     # Built, it takes its saved state too (Keras warns and skips it for an unbuilt one).
                     optimizer.build(model.trainable_variables)
                 model.load_weights(model_path)
-            except (OSError, ValueError) as error:
+            except Exception as error:  # whatever Keras raises for a file it cannot read: train instead
                 why = f"it could not be read ({type(error).__name__})"
             else:
                 print(f"Loaded the trained model from {model_path} instead of training "
@@ -189,5 +189,9 @@ def fit_or_load(model: Any, fit: Callable[[], Any], *, name: str, settings: Mapp
         print(f"The saved model {model_path} {why}: retraining." if why.startswith("was trained")
               else f"The saved model {model_path} cannot be used ({why}): retraining.")
     history = _plain_history(fit())
-    _save(model, history, want, model_path, history_path)
+    try:
+        _save(model, history, want, model_path, history_path)
+    except OSError as error:  # a full disk or a read-only folder must not throw away the training just done
+        print(f"The trained model could not be saved in {directory} ({error.strerror or error}); "
+              "the next Run All will train again.")
     return history

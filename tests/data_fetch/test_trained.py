@@ -128,3 +128,11 @@ def test_name_must_be_a_plain_stem(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         fit_or_load(trainer.model, trainer, name="../x", settings=SETTINGS, folder=tmp_path)
     assert trainer.calls == 0
+
+
+def test_a_failed_save_keeps_the_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    trainer, history = _run(blocked)
+    assert trainer.calls == 1 and len(history["loss"]) == 2
+    assert "could not be saved" in capsys.readouterr().out
