@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 ASSIGNMENT ?= unet
 LAB_ARGS ?=
 
-.PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps image image-lock gradescope
+.PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps image image-lock gradescope slurm-demo
 GPU ?=
 IMAGE_BUILD := $(if $(GPU),gpu,cpu)
 
@@ -41,8 +41,11 @@ release: setup  ## Regenerate release/ from source/ with nbgrader
 demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades (ASSIGNMENT=unet_variants for the second)
 	$(BIN)/python -m autograder demo $(ASSIGNMENT)
 
-system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap); needs root, apt-get only when one is missing
-	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap
+slurm-demo: setup  ## Grade the demo submissions as a SLURM array job of 2 shards (starts a one-machine cluster when none answers; root)
+	$(BIN)/python -m autograder.instructor.slurm_demo $(ASSIGNMENT)
+
+system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM); needs root, apt-get only when one is missing
+	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge
 
 test: setup system-deps  ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
