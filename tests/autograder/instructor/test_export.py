@@ -7,7 +7,10 @@ The expected layouts, from the LMSs' documentation:
   Ohio State guide to it (https://teaching.resources.osu.edu/toolsets/carmencanvas/guides/calculating-final-grades/
   import-csv-file-carmen-grades): the columns Student (name), ID, SIS User ID, SIS Login ID and Section, then one
   column per assignment (a column Canvas does not know becomes a new assignment), and the "Points Possible" row
-  of Canvas's own export under the header.
+  of Canvas's own export under the header. Canvas's importer (canvas-lms, app/models/gradebook_importer.rb)
+  reads exactly this: a header whose first columns match Student, ID, SIS User ID, SIS Login ID and end with
+  Section; assignment columns matched by "Title (id)" or by title, else created; a row whose first cell matches
+  /Points Possible/; a student matched by the numeric ID, else SIS User ID, else SIS Login ID, else name.
 - Moodle, "Grade import" (https://docs.moodle.org/en/Grade_import): "the import file format is the same as the
   corresponding export format" (First name, Last name, ID number, ..., Email address, one column per grade
   item); on import "Email address" is mapped to useremail or "ID number" to useridnumber, and each grade
