@@ -24,7 +24,7 @@ from nbconvert import HTMLExporter
 from autograder.course import definition as definitions
 from autograder.course import scratch
 from autograder.course.directory import Course
-from autograder.host import grade
+from autograder.host import grade, store
 from autograder.instructor import examples, feedback, release
 from autograder.platforms import lms
 
@@ -102,6 +102,9 @@ def test_the_needles_are_in_what_instructors_see(graded: Path, assignment: str) 
     secret = needles(assignment)
     assert len(secret) >= 3, secret
     notebook = examples.ASSIGNMENTS[assignment][0]
+    ledger = store.load_ledger(Course.open(graded), assignment)
+    assert {s: r.status for s, r in ledger.items()} == {"demo-correct": "graded", MISTAKEN[assignment]: "graded",
+                                                        CRASHED: "kernel_died"}, {s: r.reason for s, r in ledger.items()}
     page, _ = HTMLExporter().from_filename(str(graded / "autograded" / _student(assignment, "mistaken")
                                                / assignment / notebook))
     assert found_in(page, secret) == sorted(secret)
