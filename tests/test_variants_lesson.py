@@ -99,9 +99,7 @@ def run_all(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     env = {key: value for key, value in os.environ.items() if key != "NBGRADER_EXECUTION"}
     env["UNET_QUICK_RUN"] = "1"
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    client.km = client.create_kernel_manager()
-    with client.setup_kernel(env=env):
-        client.execute()  # nbclient fills in the outputs; it raises if a cell fails
+    client.execute(env=env)  # the kernel gets env; nbclient fills in the outputs and raises if a cell fails
     return nb
 
 
