@@ -179,7 +179,9 @@ def _image_runtime(image: str | None) -> str | None:
 def _merge(root: Path, out: Path, db_url: str | None, state: Path, shards: int, result: Outcome) -> int:
     """Report failed tasks with their rerun command, merge what finished; return the exit code."""
     for task, why in sorted(result.failed.items()):
-        print(f"task {task} failed ({why}) — rerun: {rerun_command(state / 'grade.sbatch', [task])}", file=sys.stderr)
+        space = f"free space on the disk of {out}, then " if "no space left" in why.lower() else ""
+        print(f"task {task} failed ({why}) — {space}rerun: {rerun_command(state / 'grade.sbatch', [task])}",
+              file=sys.stderr)
     if any(out.rglob("result.json")):
         counts = collect.run(root=root, folder=out, db_url=db_url)
         print(f"{counts['applied']} results applied, {counts['rejected']} rejected (from {out})")
@@ -247,4 +249,5 @@ def run(*, root: Path, assignment: str, shards: int | None = None, partition: st
         print(f"follow it with `squeue -j {job}`; merge when it ends: "
               f"python -m autograder slurm {assignment} --collect (add --wait to wait for it)")
         return 0
+    print(f"waiting for its {shards} tasks to end (squeue -j {job}; logs in {state}) ...", flush=True)
     return _merge(root, out, db_url, state, shards, follow(name, state, shards, poll_s=poll_s))
