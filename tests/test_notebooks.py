@@ -62,7 +62,7 @@ def test_source_notebook_runs_top_to_bottom(course_root: Path, tmp_path: Path, a
     outputs = {grade_id(cell): text_of(cell) for cell in nb.cells if cell.cell_type == "code"}
     for public in PUBLIC_CHECKS[assignment]:
         assert "All tests passed!" in outputs[public], public
-        assert f"passed." in outputs[public + "_hidden"], public + "_hidden"
+        assert "passed." in outputs[public + "_hidden"], public + "_hidden"
     assert images_in(nb) >= 3  # sample/upsampling figure, curves, predictions
     assert stderr_of(nb) == [], "nothing on stderr: no library warnings in a student's outputs"
 

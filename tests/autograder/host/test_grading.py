@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from nbgrader.api import Gradebook
 
 from autograder.host import grade
 from autograder.sandbox import limits as sandbox
-from corpus import GOOD_MARK, SNOOP_ENV, SNOOP_SECRET, listener, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
+from corpus import SNOOP_ENV, SNOOP_SECRET, listener, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
 
 
 def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits, monkeypatch: pytest.MonkeyPatch) -> None:

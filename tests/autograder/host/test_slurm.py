@@ -2,7 +2,6 @@
 (with one failing task, rerun with the printed command) whose gradebook equals process grading's."""
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil

@@ -1,7 +1,6 @@
 """The fork server and warm kernels on their own: preload list, protocol, failures, clean-up."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
