@@ -10,12 +10,14 @@ untrusted notebook JSON, so types are checked and sizes bounded.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 __all__ = ["Failure", "MAX_LINES", "MAX_LINE_CHARS", "MIN_SECRET_CHARS", "explain", "failures", "hidden_lines",
-           "is_hidden", "quotes"]
+           "is_hidden", "quotes", "read_failures", "MAX_NOTEBOOK_BYTES"]
 
 #: At most this many explanation lines per cell, each at most this long.
 MAX_LINES = 20
@@ -27,6 +29,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _JUDGE = {"GraderVerdict": "verdict", "GraderEvidenceError": "evidence"}
 #: Errors raised by the checks themselves; their message is the explanation.
 _CHECK_ERRORS = {"AssertionError", "CheckFailed"}
+#: Largest graded notebook read for its explanations (outputs are bounded while grading, so far larger).
+MAX_NOTEBOOK_BYTES = 64 * 2**20
 #: What replaces an explanation line that quotes a hidden check.
 _QUOTED = "(a line that quotes the hidden check was left out)"
 
@@ -167,3 +171,28 @@ def failures(nb: Mapping[str, Any]) -> dict[str, Failure]:
                     failure = Failure(gid, failure.kind, failure.ename, lines)
                 found[gid] = failure
     return found
+
+
+def read_failures(folder: Path, notebooks: Iterable[str]) -> tuple[dict[str, dict[str, Failure]], bool]:
+    """The failures of the graded notebooks ``folder/<name>.ipynb``: notebook -> grade_id -> :class:`Failure`.
+
+    Also whether every one of them could be read. A graded notebook that is missing, a link, larger
+    than :data:`MAX_NOTEBOOK_BYTES` or not JSON explains nothing (the caller's status or scores say why).
+    """
+    found: dict[str, dict[str, Failure]] = {}
+    readable = True
+    for name in notebooks:
+        path = folder / f"{name}.ipynb"
+        try:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                readable = False
+                continue
+            doc: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            readable = False
+            continue
+        if not isinstance(doc, dict):
+            readable = False
+            continue
+        found[name] = failures(doc)
+    return found, readable

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
 from nbgrader.api import Gradebook
 
 from autograder.course import definition as definitions
@@ -23,7 +22,7 @@ from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course
 from autograder.errors import UserError
 from autograder.course.exercises import Exercise, evaluate
-from autograder.course.explanations import Failure, failures
+from autograder.course.explanations import Failure, read_failures
 from autograder.course.identify import course_signatures, identify
 from autograder.course.nbgrader_app import run_app
 
@@ -63,7 +62,8 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
         with Gradebook(temp.db_url, temp.course_id) as gb:
             sub_row = gb.find_submission(assignment, STUDENT)
             scores = {g.cell.name: g.score for nb in sub_row.notebooks for g in nb.grades}
-        explained = _failures(temp.autograded_dir(STUDENT, assignment))
+        found, _ = read_failures(temp.autograded_dir(STUDENT, assignment), [nb.name for nb in definition.notebooks])
+    explained = {gid: failure for cells in found.values() for gid, failure in cells.items()}
     row = rows[0]
     exercises = evaluate(definition, scores)
     if not quiet:
@@ -83,16 +83,6 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
 def _hidden(failure: Failure) -> bool:
     """Whether the failure is a hidden check's (its explanation is shown; its source never is)."""
     return failure.grade_id.endswith("_hidden")
-
-
-def _failures(graded: Path) -> dict[str, Failure]:
-    found: dict[str, Failure] = {}
-    for path in sorted(graded.glob("*.ipynb")) if graded.is_dir() else []:
-        try:
-            found.update(failures(nbformat.read(path, as_version=4)))
-        except Exception:  # a graded copy that cannot be read: the scores above still say what failed
-            continue
-    return found
 
 
 def _make_course(course: Course, assignment: str, tmp: Path) -> Path:

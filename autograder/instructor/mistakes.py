@@ -14,26 +14,22 @@ report names those students.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nbgrader.api import Gradebook
 
 from autograder.contracts.results import STATUSES, Result
 from autograder.course import definition as definitions
 from autograder.course.directory import Course
-from autograder.course.explanations import failures
+from autograder.course.explanations import read_failures
 from autograder.errors import UserError
 from autograder.host import report as grades_report
 from autograder.host import store
 
-#: Graded notebooks larger than this are not read for explanations (the report says so).
-MAX_NOTEBOOK_BYTES = 64 * 2**20
 #: Statuses under which the notebook ran to the end.
 RAN = ("graded", "restored", "huge_output")
 CSV_HEADER = ["notebook", "check", "failed", "submissions", "group", "count", "share", "example", "students"]
@@ -143,24 +139,8 @@ def _is_check(definition: definitions.AssignmentDef, notebook: str, grade_id: st
 
 def _explanations(folder: Path, definition: definitions.AssignmentDef) -> tuple[dict[tuple[str, str], str], bool]:
     """(notebook, grade_id) -> first explanation line, and whether every graded notebook could be read."""
-    out: dict[tuple[str, str], str] = {}
-    readable = True
-    for nb in definition.notebooks:
-        path = folder / f"{nb.name}.ipynb"
-        try:
-            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
-                readable = False
-                continue
-            doc: Any = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-            readable = False
-            continue
-        if not isinstance(doc, dict):
-            readable = False
-            continue
-        for gid, failure in failures(doc).items():
-            out[(nb.name, gid)] = failure.first
-    return out, readable
+    found, readable = read_failures(folder, [nb.name for nb in definition.notebooks])
+    return {(name, gid): failure.first for name, cells in found.items() for gid, failure in cells.items()}, readable
 
 
 def _fallback(status: str, reason: str, readable: bool) -> str:

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from autograder.course import definition as definitions
 from autograder.course import explanations
 from autograder.host import grade, store
@@ -129,22 +127,8 @@ def _messages(graded: Path, definition: AssignmentDef) -> dict[str, str]:
     message, never its traceback, and no line that quotes a hidden check): what a student reads on the
     platform follows the same rule as the feedback pages.
     """
-    out: dict[str, str] = {}
-    for nb in definition.notebooks:
-        path = graded / f"{nb.name}.ipynb"
-        if not path.is_file():
-            continue
-        try:
-            notebook = nbformat.read(path, as_version=4)
-        except Exception:  # noqa: BLE001 - an unreadable graded notebook explains nothing; the status says why
-            continue
-        found = explanations.failures(notebook)
-        for cell in notebook.cells:
-            nbg = cell.get("metadata", {}).get("nbgrader", {})
-            gid = nbg.get("grade_id")
-            if gid and nbg.get("grade"):
-                out[gid] = found[gid].text()[:2000] if gid in found else ""
-    return out
+    found, _ = explanations.read_failures(graded, [nb.name for nb in definition.notebooks])
+    return {gid: failure.text()[:2000] for cells in found.values() for gid, failure in cells.items()}
 
 
 def _tests(outcome: Outcome) -> list[dict[str, Any]]:
