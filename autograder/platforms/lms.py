@@ -34,6 +34,7 @@ from autograder.course.directory import Course, baked_course_dir, regular_files
 from autograder.course.definition import AssignmentDef
 from autograder.errors import UserError
 from autograder.course.exercises import evaluate
+from autograder.course.identify import read_signature
 
 STUDENT = "submission"
 
@@ -80,12 +81,12 @@ def pick_assignment(defs: dict[str, AssignmentDef], notebooks: list[Path], wante
     raise UserError(f"no notebook named {expected} in the upload", "upload the notebook under its released name")
 
 
-def _grade_ids(path: Path) -> set[str]:
+def _grade_ids(path: Path) -> frozenset[str]:
+    """The nbgrader grade_ids of an uploaded notebook; none when it is not a notebook."""
     try:
-        nb = json.loads(path.read_text(errors="replace"))
-        return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])} - {None}
-    except (ValueError, AttributeError, TypeError):
-        return set()
+        return read_signature(path).ids
+    except UserError:
+        return frozenset()
 
 
 def grade_upload(*, submission: Path, assignment: str | None = None, course: Path | None = None,

@@ -1,0 +1,33 @@
+"""Which assignment an upload is for, when its file name does not say (no grading: the course's definitions only)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder.course import definition as definitions
+from autograder.course.directory import Course
+from autograder.errors import UserError
+from autograder.platforms.lms import pick_assignment
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def defs() -> dict[str, definitions.AssignmentDef]:
+    course = Course.open(REPO)
+    return {name: definitions.read(course.db_url, course.course_id, name) for name in ("unet", "unet_variants")}
+
+
+def test_a_renamed_upload_is_placed_by_its_graded_cells(defs, tmp_path: Path) -> None:
+    upload = tmp_path / "Unet_Variants (2).ipynb"
+    shutil.copyfile(REPO / "release" / "unet_variants" / "Unet_Variants.ipynb", upload)
+    assert pick_assignment(defs, [upload], None) == "unet_variants"
+
+
+def test_an_upload_that_is_not_a_notebook_names_the_expected_files(defs, tmp_path: Path) -> None:
+    upload = tmp_path / "answers.ipynb"
+    upload.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(UserError, match="Image_segmentation_Unet.ipynb or Unet_Variants.ipynb"):
+        pick_assignment(defs, [upload], None)
