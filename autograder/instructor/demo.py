@@ -28,10 +28,8 @@ def _table(rows: dict[str, dict], cases: tuple[examples.Example, ...], exercise_
 
 def run(*, root: Path, assignment: str = "unet") -> int:
     """Run the demo for ``assignment`` in the course at ``root``; return the process exit code."""
-    from autograder.course import definition, exercises
     from autograder.instructor import feedback
     from autograder.host import grade  # the grading stages
-    from autograder.course.directory import Course
 
     notebook, cases = examples.ASSIGNMENTS[assignment]
     print("1/4  Regenerating release/ from source/ ...")
@@ -45,14 +43,7 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     print("4/4  Writing feedback ...")
     feedback.run(root=root, assignment=assignment)
 
-    course = Course.open(root)
-    spec = definition.read(course.db_url, course.course_id, assignment)
-    passed = {}
-    for student, row in rows.items():
-        scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
-        passed[student] = {e.name: e.passed for e in exercises.evaluate(spec, scores)}
-    names = [e.name for e in exercises.evaluate(spec, {})]
-    all_expected = _table(rows, cases, names, passed)
+    all_expected = print_table(root=root, assignment=assignment, rows=rows)
     print("\nWhat each student did:")
     for example in cases:
         print(f"  {example.student:<26}{example.description}")
@@ -62,3 +53,18 @@ def run(*, root: Path, assignment: str = "unet") -> int:
         print("Error: some example submissions did not get their expected scores (see the table above).")
         return 1
     return 0
+
+
+def print_table(*, root: Path, assignment: str, rows: dict[str, dict]) -> bool:
+    """Print the demo's table for ``rows`` (student -> grades.csv row); True when every example scored as expected."""
+    from autograder.course import definition, exercises
+    from autograder.course.directory import Course
+
+    course = Course.open(root)
+    spec = definition.read(course.db_url, course.course_id, assignment)
+    passed = {}
+    for student, row in rows.items():
+        scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
+        passed[student] = {e.name: e.passed for e in exercises.evaluate(spec, scores)}
+    names = [e.name for e in exercises.evaluate(spec, {})]
+    return _table(rows, cases=examples.ASSIGNMENTS[assignment][1], exercise_names=names, passed=passed)

@@ -29,7 +29,7 @@ def _grade(root: Path, assignment: str, shards: int) -> int:
 
 
 def _print_table(root: Path, assignment: str) -> bool:
-    from autograder.course import definition, exercises
+    from autograder.course import definition
     from autograder.course.directory import Course
     from autograder.host import report, store
 
@@ -38,12 +38,7 @@ def _print_table(root: Path, assignment: str) -> bool:
     cases = examples.ASSIGNMENTS[assignment][1]
     table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=spec,
                         students=[e.student for e in cases], ledger=store.load_ledger(course, assignment))
-    rows = {row["student_id"]: row for row in table}
-    passed = {}
-    for student, row in rows.items():
-        scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
-        passed[student] = {e.name: e.passed for e in exercises.evaluate(spec, scores)}
-    return demo._table(rows, cases, [e.name for e in exercises.evaluate(spec, {})], passed)
+    return demo.print_table(root=root, assignment=assignment, rows={row["student_id"]: row for row in table})
 
 
 def run(*, root: Path, assignment: str = "unet", shards: int = 2) -> int:
