@@ -2,22 +2,32 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from autograder.course import definition as definitions
+from autograder.course import scratch
 from autograder.course.directory import Course
 from autograder.errors import UserError
 from autograder.platforms.lms import pick_assignment
 
 REPO = Path(__file__).resolve().parents[3]
+NAMES = ("unet", "unet_variants")
 
 
 @pytest.fixture(scope="module")
-def defs() -> dict[str, definitions.AssignmentDef]:
-    course = Course.open(REPO)
-    return {name: definitions.read(course.db_url, course.course_id, name) for name in ("unet", "unet_variants")}
+def defs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, definitions.AssignmentDef]:
+    """Both lessons' definitions, from a scratch course released here (a fresh clone's gradebook is empty)."""
+    root = tmp_path_factory.mktemp("pick") / "course"
+    for name in NAMES:
+        scratch.build(root, origin=REPO, assignment=name, source="all")
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"], cwd=root,
+                       capture_output=True, text=True, check=True)
+    course = Course.open(root)
+    return {name: definitions.read(course.db_url, course.course_id, name) for name in NAMES}
 
 
 def test_a_renamed_upload_is_placed_by_its_graded_cells(defs, tmp_path: Path) -> None:
