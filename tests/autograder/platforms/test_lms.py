@@ -20,6 +20,7 @@ from autograder.course import scratch
 from autograder.host import collect, container, grade
 from autograder.instructor import examples
 from autograder.platforms import gradescope_zip
+from autograder.sandbox import limits as sandbox
 from autograder.course.directory import Course
 
 REPO = Path(__file__).resolve().parents[3]
@@ -128,10 +129,15 @@ def test_two_shards_merge_into_the_single_machine_gradebook(unet_course: Path, d
     # two shards as parallel containers over one shared course folder, as the Indexed Job runs them
     shared = tmp_path / "shared"
     shutil.copytree(unet_course / "submitted", shared / "submitted")
+    # The shards claim their sandbox uids in the host's lock folder: a grading run on the host (another test, a
+    # benchmark) signals its uids machine-wide, so it must not pick the uids these containers' kernels run as.
+    locks = sandbox.UidClaims(0).folder
+    locks.mkdir(mode=0o755, parents=True, exist_ok=True)
     procs = [subprocess.Popen(
         [docker_client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/grader",
          "--user", "0:0", "--cap-drop", "ALL", *[a for c in container.CAPABILITIES for a in ("--cap-add", c)],
-         "--security-opt", "no-new-privileges", "-v", f"{shared}:/course", grading_image,
+         "--security-opt", "no-new-privileges", "-v", f"{shared}:/course", "-v", f"{locks}:/tmp/unet-grader-uids",
+         grading_image,
          "python", "-m", "autograder", "shard", "unet", "--index", str(i), "--count", "2", "--jobs", "1",
          "--submitted", "/course/submitted", "--out", "/course/results/unet"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
