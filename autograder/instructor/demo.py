@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.instructor import examples, release
 
-__all__ = ["run"]
+if TYPE_CHECKING:
+    from autograder.course.definition import AssignmentDef
+
+__all__ = ["print_table", "run"]
 
 
 def _table(rows: dict[str, dict], cases: tuple[examples.Example, ...], exercise_names: list[str],
@@ -28,6 +32,8 @@ def _table(rows: dict[str, dict], cases: tuple[examples.Example, ...], exercise_
 
 def run(*, root: Path, assignment: str = "unet") -> int:
     """Run the demo for ``assignment`` in the course at ``root``; return the process exit code."""
+    from autograder.course import definition as definitions
+    from autograder.course.directory import Course
     from autograder.instructor import feedback
     from autograder.host import grade  # the grading stages
 
@@ -43,7 +49,8 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     print("4/4  Writing feedback ...")
     feedback.run(root=root, assignment=assignment)
 
-    all_expected = print_table(root=root, assignment=assignment, rows=rows)
+    course = Course.open(root)
+    all_expected = print_table(definition=definitions.read(course.db_url, course.course_id, assignment), rows=rows)
     print("\nWhat each student did:")
     for example in cases:
         print(f"  {example.student:<26}{example.description}")
@@ -55,16 +62,14 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     return 0
 
 
-def print_table(*, root: Path, assignment: str, rows: dict[str, dict]) -> bool:
-    """Print the demo's table for ``rows`` (student -> grades.csv row); True when every example scored as expected."""
-    from autograder.course import definition, exercises
-    from autograder.course.directory import Course
+def print_table(*, definition: AssignmentDef, rows: dict[str, dict]) -> bool:
+    """Print the demo's table for ``rows`` (student -> grades.csv row) of the assignment ``definition``; True
+    when every example scored as expected."""
+    from autograder.course import exercises
 
-    course = Course.open(root)
-    spec = definition.read(course.db_url, course.course_id, assignment)
     passed = {}
     for student, row in rows.items():
         scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
-        passed[student] = {e.name: e.passed for e in exercises.evaluate(spec, scores)}
-    names = [e.name for e in exercises.evaluate(spec, {})]
-    return _table(rows, cases=examples.ASSIGNMENTS[assignment][1], exercise_names=names, passed=passed)
+        passed[student] = {e.name: e.passed for e in exercises.evaluate(definition, scores)}
+    names = [e.name for e in exercises.evaluate(definition, {})]
+    return _table(rows, cases=examples.ASSIGNMENTS[definition.name][1], exercise_names=names, passed=passed)

@@ -38,7 +38,7 @@ def _print_table(root: Path, assignment: str) -> bool:
     cases = examples.ASSIGNMENTS[assignment][1]
     table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=spec,
                         students=[e.student for e in cases], ledger=store.load_ledger(course, assignment))
-    return demo.print_table(root=root, assignment=assignment, rows={row["student_id"]: row for row in table})
+    return demo.print_table(definition=spec, rows={row["student_id"]: row for row in table})
 
 
 def run(*, root: Path, assignment: str = "unet", shards: int = 2) -> int:

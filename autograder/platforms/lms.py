@@ -45,7 +45,7 @@ class Outcome:
 
     result: results.Result
     definition: AssignmentDef
-    messages: dict[str, str]  # grade_id -> what went wrong ("" when the cell passed)
+    messages: dict[str, str]  # grade_id -> what went wrong (only the cells that failed)
     notes: list[str]
 
     @property
