@@ -76,6 +76,11 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+def uid_lock_folder() -> Path:
+    """Where the sandbox uids are claimed: one folder per machine (a container shares it only when mounted)."""
+    return Path(tempfile.gettempdir()) / "unet-grader-uids"
+
+
 class UidClaims:
     """The sandbox uids of one grading run, one per slot, each held through an exclusive lock file.
 
@@ -86,7 +91,7 @@ class UidClaims:
 
     def __init__(self, base: int, folder: Path | None = None, span: int = 4096) -> None:
         self.base, self.span = base, span
-        self.folder = folder or Path(tempfile.gettempdir()) / "unet-grader-uids"
+        self.folder = folder or uid_lock_folder()
         self._held: dict[int, tuple[int, int]] = {}  # slot -> (uid, lock fd)
 
     def uid(self, slot: int) -> int:

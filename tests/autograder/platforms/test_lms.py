@@ -131,7 +131,7 @@ def test_two_shards_merge_into_the_single_machine_gradebook(unet_course: Path, d
     shutil.copytree(unet_course / "submitted", shared / "submitted")
     # The shards claim their sandbox uids in the host's lock folder: a grading run on the host (another test, a
     # benchmark) signals its uids machine-wide, so it must not pick the uids these containers' kernels run as.
-    locks = sandbox.UidClaims(0).folder
+    locks = sandbox.uid_lock_folder()
     locks.mkdir(mode=0o755, parents=True, exist_ok=True)
     procs = [subprocess.Popen(
         [docker_client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/grader",

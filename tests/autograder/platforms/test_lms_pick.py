@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import toy
 
 from autograder.course import definition as definitions
 from autograder.course import scratch
@@ -24,8 +23,7 @@ def defs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, definitions.Assi
     root = tmp_path_factory.mktemp("pick") / "course"
     for name in NAMES:
         scratch.build(root, origin=REPO, assignment=name, source="all")
-        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"], cwd=root,
-                       capture_output=True, text=True, check=True)
+        toy.nbgrader(root, "generate_assignment", name, "--force")
     course = Course.open(root)
     return {name: definitions.read(course.db_url, course.course_id, name) for name in NAMES}
 
