@@ -31,8 +31,8 @@ def _path(value: Any, what: str, allow_none: bool = False) -> str | None:
     text = _text(value, what, MAX_PATH, allow_none)
     if text is None:
         return None
-    if not text.startswith("/") or "\x00" in text or not text.isprintable():
-        raise ResultError(f"{what} {_show(text)} is not an absolute path")
+    if not text.startswith("/") or "\x00" in text or not text.isprintable() or ".." in text.split("/"):
+        raise ResultError(f"{what} {_show(text)} is not an absolute path without '..'")
     return text
 
 
@@ -84,9 +84,9 @@ class Policy:
     uid: int
     gid: int
     workdir: str
-    keep: list[str] = field(default_factory=list)
-    mask: list[dict[str, Any]] = field(default_factory=list)  # {"path": abs, "allow": [names kept visible]}
-    hide_files: list[str] = field(default_factory=list)
+    ro: list[str] = field(default_factory=list)  # the kernel's whole view: these read-only ...
+    rw: list[str] = field(default_factory=list)  # ... and these read-write (its box)
+    grader_only: list[str] = field(default_factory=list)  # in a container: must be unreadable by the kernel
     private_tmp: list[str] = field(default_factory=list)
     tmp_size_mb: int = 512
     cgroup_procs: list[str] = field(default_factory=list)
@@ -94,6 +94,7 @@ class Policy:
     env_drop: str = ""
     env_set: dict[str, str] = field(default_factory=dict)
     in_container: bool = False
+    confine: bool = True  # False only with --no-sandbox
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the launcher reads."""
@@ -105,12 +106,6 @@ class Policy:
         try:
             data = _header(data, POLICY_FORMAT)
             _unknown(data, cls)
-            masks = []
-            for i, mask in enumerate(_list(data.get("mask", []), "mask")):
-                mask = _dict(mask, f"mask[{i}]", 2)
-                allow = _list(mask.get("allow", []), f"mask[{i}].allow")
-                masks.append({"path": _path(mask.get("path"), f"mask[{i}].path"),
-                              "allow": [_text(a, f"mask[{i}].allow", MAX_NAME) for a in allow]})
             rlimits = _dict(data.get("rlimits", {}), "rlimits", len(RLIMITS))
             for name in rlimits:
                 if name not in RLIMITS:
@@ -119,9 +114,9 @@ class Policy:
             return cls(
                 uid=_int(data.get("uid"), "uid", 0, 2**31 - 1), gid=_int(data.get("gid"), "gid", 0, 2**31 - 1),
                 workdir=_path(data.get("workdir"), "workdir"),
-                keep=[_path(p, "keep") for p in _list(data.get("keep", []), "keep")],
-                mask=masks,
-                hide_files=[_path(p, "hide_files") for p in _list(data.get("hide_files", []), "hide_files")],
+                ro=[_path(p, "ro") for p in _list(data.get("ro", []), "ro")],
+                rw=[_path(p, "rw") for p in _list(data.get("rw", []), "rw")],
+                grader_only=[_path(p, "grader_only") for p in _list(data.get("grader_only", []), "grader_only")],
                 private_tmp=[_path(p, "private_tmp") for p in _list(data.get("private_tmp", []), "private_tmp")],
                 tmp_size_mb=_int(data.get("tmp_size_mb", 512), "tmp_size_mb", 1, 2**20),
                 cgroup_procs=[_path(p, "cgroup_procs") for p in _list(data.get("cgroup_procs", []), "cgroup_procs")],
@@ -129,6 +124,7 @@ class Policy:
                 env_drop=_text(data.get("env_drop", ""), "env_drop", 2000),
                 env_set={_text(k, "env_set name", MAX_NAME): _text(v, f"env_set.{k}", MAX_PATH) for k, v in env_set.items()},
                 in_container=_bool(data.get("in_container", False), "in_container"),
+                confine=_bool(data.get("confine", True), "confine"),
             )
         except ResultError as error:
             raise ResultError(error.reason, file) from None

@@ -57,7 +57,7 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
         sub.mkdir(parents=True)
         shutil.copyfile(notebook, sub / f"{stem}.ipynb")
         rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
-                         protect=[course.root], progress=False, quiet=True)
+                         progress=False, quiet=True)
         definition = definitions.read(temp.db_url, temp.course_id, assignment)
         with Gradebook(temp.db_url, temp.course_id) as gb:
             sub_row = gb.find_submission(assignment, STUDENT)

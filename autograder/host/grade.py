@@ -32,6 +32,8 @@ from autograder.course.placeholders import placeholder_notebooks, zero_scores
 
 # nbgrader's add_submission builds rows before adding them; SQLAlchemy warns, harmlessly.
 warnings.filterwarnings("ignore", message=".*not in session.*")
+#: Said in grades.csv (reason) and the summary of a run with ``--no-sandbox``.
+UNCONFINED = "graded with --no-sandbox: the student's code ran unconfined"
 
 @dataclass
 class _Job:
@@ -51,7 +53,6 @@ class _Run:
     limits: sandbox.Limits
     work: Path
     template: Path
-    protect: list[Path]
     gb: Gradebook
     extensions: dict[str, float]
     parallel: int = 1
@@ -60,7 +61,8 @@ class _Run:
     jobs: dict[str, _Job] = field(default_factory=dict)
     # picked at grading time: the sizes and weights of the cases the judge checks (autograder.run.judge)
     challenge: int = field(default_factory=lambda: secrets.randbelow(2**31))
-    uids: sandbox.UidClaims = field(default_factory=lambda: sandbox.UidClaims(sandbox.Limits().uid_base))
+    uids: sandbox.UidClaims | None = None  # root only: each kernel's own uid
+    confine: bool = True
     keep_scratch: bool = False
     counter: int = 0
     failed: int = 0
@@ -70,9 +72,9 @@ class _Run:
 def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[str] | None = None,
         timeout: float | None = None, force: bool = False, db_url: str | None = None,
         submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
-        protect: list[Path] | None = None, progress: bool = True, quiet: bool = False,
+        progress: bool = True, quiet: bool = False,
         container: containers.Options | None = None, warm: bool = True,
-        server: forkserver.Server | None = None) -> list[dict[str, Any]]:
+        server: forkserver.Server | None = None, confine: bool = True) -> list[dict[str, Any]]:
     """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
 
     ``timeout`` is the per-cell limit (default: the config's ``ExecutePreprocessor.timeout``),
@@ -83,7 +85,9 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     ``warm`` (local sandbox only): fork workers and kernels from a server that has imported the
     assignment's packages (:mod:`autograder.host.forkserver`); False starts each one afresh. ``server``:
     one already started with :func:`autograder.host.forkserver.for_assignment` (the caller closes it);
-    by default the run starts and stops its own.
+    by default the run starts and stops its own. Student code runs confined (:mod:`autograder.sandbox`);
+    where that cannot be set up, grading stops with a :class:`UserError` before any of it runs.
+    ``confine=False`` (``--no-sandbox``) grades unconfined, and every row's reason says so.
     """
     course = Course.open(Path(root), db_url)
     everyone = course.students(assignment)
@@ -105,12 +109,13 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     definition = definitions.read(course.db_url, course.course_id, assignment)
     if container is not None:
         container = containers.preflight(container)
+    elif confine:
+        _require_sandbox(course.root, limits)
     with _lock(course, assignment):
         todo = [s for s in selected
                 if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
         if todo:
-            _grade(course, assignment, definition, limits, todo, jobs, [course.root, *(protect or [])], progress,
-                   container, warm, server)
+            _grade(course, assignment, definition, limits, todo, jobs, progress, container, warm, server, confine)
     table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
     report.write_csv(course.root / "grades.csv", table, definition)
@@ -118,7 +123,17 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     if not quiet:
         print(f"{len(todo)} graded now, {len(selected) - len(todo)} already graded; grades.csv and grades.png in {course.root}")
         print(report.summary(table))
+        if not confine and container is None:
+            print(f"Warning: {UNCONFINED} (--no-sandbox)")
     return table
+
+
+def _require_sandbox(root: Path, limits: sandbox.Limits) -> None:
+    """Stop, before any student code runs, when a kernel cannot be confined on this machine."""
+    why = sandbox.probe(course_root=root, limits=limits)
+    if why is not None:
+        raise UserError(f"student code cannot be confined on this machine: {why}; nothing was graded",
+                        sandbox.SANDBOX_FIX)
 
 
 def default_limits(course: Course) -> sandbox.Limits:
@@ -144,9 +159,9 @@ def _lock(course: Course, assignment: str) -> Iterator[None]:
 
 
 def _grade(course: Course, assignment: str, definition: definitions.AssignmentDef, limits: sandbox.Limits,
-           todo: list[str], jobs: int | None, protect: list[Path], progress: bool,
+           todo: list[str], jobs: int | None, progress: bool,
            container: containers.Options | None = None, warm: bool = True,
-           server: forkserver.Server | None = None) -> None:
+           server: forkserver.Server | None = None, confine: bool = True) -> None:
     parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     if not warm or container is not None:
         server = None  # containers always start afresh
@@ -162,8 +177,9 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
         template = work / "template.db"
         definitions.seed(f"sqlite:///{template}", course.course_id, definition)
         gb = Gradebook(course.db_url, course.course_id)
-        state = _Run(course, assignment, definition, limits, work, template, protect, gb, _extensions(gb, assignment, todo),
-                     parallel=parallel, container=container, server=server, uids=sandbox.UidClaims(limits.uid_base),
+        uids = sandbox.UidClaims(limits.uid_base) if sandbox.is_root() else None
+        state = _Run(course, assignment, definition, limits, work, template, gb, _extensions(gb, assignment, todo),
+                     parallel=parallel, container=container, server=server, uids=uids, confine=confine,
                      keep_scratch=settings(course).keep_scratch)
         bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
         try:
@@ -174,7 +190,8 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
             bar.close()
             for job in state.jobs.values():
                 _cleanup(job, state)
-            state.uids.release()
+            if state.uids is not None:
+                state.uids.release()
             gb.close()
             if not state.keep_scratch:
                 shutil.rmtree(work, ignore_errors=True)
@@ -208,27 +225,19 @@ def _extensions(gb: Gradebook, assignment: str, students: list[str]) -> dict[str
     return out
 
 
-def _hide_files(course: Course, protect: list[Path]) -> list[Path]:
-    db = course.sqlite_path()
-    if db is None or any(db.resolve().is_relative_to(p) for p in protect):
-        return []
-    return [db, *(db.with_name(db.name + suffix) for suffix in ("-journal", "-wal", "-shm"))]
-
-
 def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     state.counter += 1
     scratch = state.work / str(state.counter)
     scratch.mkdir(mode=0o711)
     if state.container is not None:
         return _launch_container(state, student, slot, scratch)
-    uid = state.uids.uid(slot)
+    uid = state.uids.uid(slot) if state.uids is not None else os.getuid()
     box = scratch / "box"
     sandbox.make_box(box, uid)
     cgroup = sandbox.Cgroup(f"{os.getpid()}-{state.counter}")
     procs = cgroup.create(state.limits.memory_mb, state.limits.nproc)
-    policy = sandbox.policy(limits=state.limits, slot=slot, box=box, protect=state.protect,
-                            hide_files=_hide_files(state.course, state.protect), cgroup_procs=procs,
-                            threads=sandbox.threads_per_job(state.parallel), uid=uid)
+    policy = sandbox.policy(limits=state.limits, slot=slot, box=box, cgroup_procs=procs, course_root=state.course.root,
+                            threads=sandbox.threads_per_job(state.parallel), uid=uid, confine=state.confine)
     env = forkserver.worker_env()
     job = _job(state, student, scratch, policy)
     policy.write(scratch / "policy.json")
@@ -259,7 +268,8 @@ def _launch_container(state: _Run, student: str, slot: int, scratch: Path) -> sc
     cpus = sandbox.threads_per_job(state.parallel)
     job = _job(state, student, scratch)
     state.jobs[student] = _Job(student, scratch, job, sandbox.Cgroup(name), -1, container=name)
-    return containers.launch(state.container, name=name, scratch=scratch, job=job, uid=state.uids.uid(slot),
+    uid = state.uids.uid(slot) if state.uids is not None else None
+    return containers.launch(state.container, name=name, scratch=scratch, job=job, uid=uid,
                              submission=course.submission_dir(student, state.assignment),
                              data=containers.data_dir(), limits=state.limits, slot=slot, cpus=cpus)
 
@@ -281,7 +291,8 @@ def _cleanup(job: _Job, state: _Run) -> None:
     if job.container is not None and state.container is not None:
         containers.remove(state.container, job.container)
         return
-    sandbox.kill_uid(job.uid)
+    if state.uids is not None:
+        sandbox.kill_uid(job.uid)
     job.cgroup.destroy()
 
 
@@ -295,6 +306,8 @@ def _finish(state: _Run, student: str, code: int | None, secs: float, bar: tqdm)
     result = _read_result(state, job, code)
     if oom and result.status in ("kernel_died", "error"):
         result.status, result.reason = "memory", f"ran out of memory (the {state.limits.memory_mb} MiB limit) and the kernel was killed"
+    if not state.confine and state.container is None:
+        result.reason = "; ".join(filter(None, [result.reason, UNCONFINED]))
     graded = job.scratch / result.autograded_dir if result.autograded_dir else None
     try:
         store.commit(state.course, state.gb, state.definition, result, graded)

@@ -152,7 +152,11 @@ def _serve(read_end: int, policy_file: Path) -> None:
         with open(policy_file) as fh:  # root-only; read before the uid changes
             policy = json.load(fh)
         env = sandbox_launch.clean_env(policy, request["env"])
-        sandbox_launch.confine(policy, connection_file)
+        try:
+            sandbox_launch.confine(policy, connection_file)  # returns only in the confined kernel
+        except (OSError, ValueError) as error:
+            sandbox_launch.refuse(error)
+        _forget_the_grader()
         os.environ.clear()
         os.environ.update(env)
         sys.path[:] = _kernel_sys_path(env)
@@ -171,6 +175,13 @@ def _serve(read_end: int, policy_file: Path) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _forget_the_grader() -> None:
+    """Drop the grader's modules this fork inherited (worker, sandbox, contracts): the kernel imports only
+    what a notebook imports. None of them holds reference answers: the judge is imported after this fork."""
+    for name in [n for n in sys.modules if n == "autograder" or n.startswith("autograder.")]:
+        del sys.modules[name]
 
 
 def _fresh_process_state(connection_file: str) -> None:

@@ -270,10 +270,11 @@ def _container_box(job: Job, policy_file: Path) -> None:
     uid = job.uid if job.uid is not None else limits.uid_base + job.slot
     box = Path(job.scratch) / "box"
     sandbox.make_box(box, uid)
-    policy = sandbox.policy(limits=limits, slot=job.slot, box=box, protect=[], hide_files=[],
-                            cgroup_procs=[], threads=job.threads, uid=uid)
-    policy.mask, policy.keep = [], []  # the container already hides the host; no mounts are possible
+    policy = sandbox.policy(limits=limits, slot=job.slot, box=box, cgroup_procs=[], threads=job.threads, uid=uid)
+    # the container is the outer box (no namespaces can be made in it): the kernel gets its own uid, and the
+    # launcher refuses to start it while it could read the course copy, the gradebook or the job
     policy.in_container = True
+    policy.grader_only = sorted({*policy.grader_only, job.root, job.template_db, str(policy_file.with_name("job.json"))})
     job.policy = policy
     policy.write(policy_file)
 

@@ -2,34 +2,57 @@
 
 Jupyter starts it as the kernel command::
 
-    python -I sandbox_launch.py POLICY.json -- python -m ipykernel_launcher -f CONNECTION_FILE
+    python -I launch.py POLICY.json -- python -m ipykernel_launcher -f CONNECTION_FILE
 
-Standard library only, so it runs before any student code and imports nothing from the
-course. In order, as root: join the submission's cgroups; new mount and network namespaces
-(no network at all, not even loopback); private ``/tmp``, ``/var/tmp`` and ``/dev/shm``; every
-course root masked except an allow-list (the virtual environment, data, release, helper
-packages); the submission's own scratch folder bound back; then drop to the submission's
-unprivileged uid, set rlimits and exec the kernel (same pid, so Jupyter's interrupts reach it).
-Not root: only the rlimits, plus a network namespace when user namespaces are allowed. Root in a
-grading container (``AUTOGRADER_CONTAINER=1``, no right to make namespaces): the container already
-hides the host and has no network, so the launcher only drops to the submission's uid.
+Standard library only, so it runs before any student code and imports nothing from the course.
+The warm kernels of :mod:`autograder.run.warm` call the same :func:`confine` in-process.
+
+The view is an **allow-list by construction**: the kernel's root is a new, empty tmpfs into which
+only the policy's paths are bound (``ro``: the Python installation, the virtual environment, the
+kit's student packages, the dataset, the system folders; ``rw``: the kernel's own box), at the same
+places; ``/tmp``, ``/var/tmp``, ``/dev/shm`` are fresh; ``/dev`` holds six devices; ``/proc`` belongs to
+a new PID namespace; ``/etc`` holds a few files and a ``passwd`` naming only the student. Nothing
+else exists for the kernel: no course root, no home folder, no other project, no host socket.
+Also: no network (a new, empty network namespace), its own IPC and UTS namespaces, no capabilities,
+``no_new_privs``, rlimits.
+
+As root the kernel then runs under its own unprivileged uid (and cgroups); without root the same
+view is built inside a user namespace (the kernel keeps the instructor's uid, mapped, but sees none
+of the instructor's files). The process Jupyter knows stays outside as a small waiter that forwards
+interrupts; the kernel is PID 1 of its namespace, so everything it started dies with it.
+
+In a grading container (``in_container``), where no namespace can be made, the container is the
+outer box: the launcher drops to the kernel's uid and refuses to start when any of the policy's
+``grader_only`` paths is readable by that uid. Every failure to confine is fatal (exit 3, one line on
+stderr, no student code run); only a policy with ``confine: false`` (``--no-sandbox``) skips it.
 """
 from __future__ import annotations
 
 import ctypes
 import json
 import os
+import platform
 import re
 import resource
 import signal
 import sys
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-CLONE_NEWUSER = 0x10000000
-MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG = 1
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+#: statvfs flags a read-only remount must keep (a user namespace may not clear them): ST_* -> MS_*.
+_KEEP_FLAGS = {2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: 1024, 2048: 2048, 4096: 1 << 21}
+_SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126}, "aarch64": {"pivot_root": 41, "capset": 91}}
+#: System folders every kernel gets read-only (symlinks such as merged-usr ``/bin`` are copied as links).
+SYSTEM_RO = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+#: Files of /etc the interpreter and its libraries read (no user list, no host names, no secrets).
+ETC_FILES = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "mime.types", "fonts",
+             "alternatives", "ssl"]
+DEVICES = ["null", "zero", "full", "random", "urandom", "tty"]
+EXIT_UNCONFINED = 3
 _libc = ctypes.CDLL(None, use_errno=True)
 
 RLIMITS = {
@@ -38,65 +61,180 @@ RLIMITS = {
 }
 
 
+class SandboxError(OSError):
+    """The sandbox could not be set up (the kernel must not start)."""
+
+
 def _check(ret: int, what: str) -> None:
     if ret != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise SandboxError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(src: str, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc.mount(src.encode(), dst.encode(), fstype.encode() if fstype else None, flags,
-                       data.encode() if data else None), f"mount {src} on {dst}")
+def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc.mount(src.encode() if src else None, dst.encode(), fstype.encode() if fstype else None, flags,
+                       data.encode() if data else None), f"mount {src or ''} on {dst}")
 
 
-def _bind_fd(fd: int, dst: str, is_dir: bool) -> None:
-    if is_dir:
-        os.makedirs(dst, exist_ok=True)
-    elif not os.path.exists(dst):
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        open(dst, "a").close()
-    _mount(f"/proc/self/fd/{fd}", dst, None, MS_BIND | MS_REC)
+def _syscall(name: str, *args: object) -> int:
+    number = _SYSCALLS.get(platform.machine(), {}).get(name)
+    if number is None:
+        raise SandboxError(38, f"{name}: unknown system call number on {platform.machine()}")
+    return _libc.syscall(number, *args)
 
 
-def _open(path: str) -> tuple[int, bool] | None:
-    try:
-        return os.open(path, os.O_PATH | os.O_CLOEXEC), os.path.isdir(path)
-    except OSError:
-        return None
+def _remount_ro(path: str) -> None:
+    flags = os.statvfs(path).f_flag
+    keep = sum(ms for st, ms in _KEEP_FLAGS.items() if flags & st)
+    _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
 
 
-def confine_filesystem(policy: dict) -> None:
-    """New mount + network namespaces; private tmp; masked course roots; own scratch bound back."""
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-    _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    keep = [(p, _open(p)) for p in policy["keep"]]
-    masks = []
-    for mask in policy["mask"]:
-        allowed = [(name, _open(os.path.join(mask["path"], name))) for name in mask["allow"]]
-        masks.append((mask["path"], allowed))
+def _bind(old: str, path: str, new: str, *, writable: bool) -> None:
+    """Bind ``old + path`` at ``new + path`` (a symlink is copied as a link)."""
+    source, target = old + path, new + path
+    if os.path.islink(source):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(source), target)
+        return
+    if not os.path.exists(source):
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "a").close()
+    _mount(source, target, None, MS_BIND | MS_REC)
+    if not writable:
+        _remount_ro(target)
+
+
+def _tmpfs(target: str, size_mb: int, mode: str = "1777") -> None:
+    os.makedirs(target, exist_ok=True)
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode}")
+
+
+def _etc(old: str, new: str, uid: int, gid: int, home: str) -> None:
+    _tmpfs(new + "/etc", 1, "0755")
+    for name in ETC_FILES:
+        _bind(old, "/etc/" + name, new, writable=False)
+    with open(new + "/etc/passwd", "w") as fh:
+        fh.write(f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nstudent:x:{uid}:{gid}:student:{home}:/usr/sbin/nologin\n")
+    with open(new + "/etc/group", "w") as fh:
+        fh.write(f"root:x:0:\nstudent:x:{gid}:\n")
+    with open(new + "/etc/hosts", "w") as fh:
+        fh.write("127.0.0.1 localhost\n")
+
+
+def _dev(old: str, new: str, shm_mb: int) -> None:
+    _tmpfs(new + "/dev", 1, "0755")
+    for name in DEVICES:
+        _bind(old, "/dev/" + name, new, writable=True)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{new}/dev/{name}")
+    _tmpfs(new + "/dev/shm", shm_mb)
+
+
+def build_root(policy: dict) -> None:
+    """In fresh mount + PID namespaces: a new root holding only the policy's paths; pivot into it.
+
+    Follows bubblewrap's order: a tmpfs base becomes the root with the old one under ``/oldroot``,
+    the new root is assembled in ``/newroot`` from there (``/proc`` mounted while the old one is still
+    visible, which a user namespace requires), then the old root is detached and forgotten.
+    """
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    base = "/tmp" if os.path.isdir("/tmp") else "/mnt"
+    _mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    os.mkdir(base + "/oldroot")
+    os.mkdir(base + "/newroot")
+    _check(_syscall("pivot_root", (base).encode(), (base + "/oldroot").encode()), "pivot_root")
+    os.chdir("/")
+    old, new = "/oldroot", "/newroot"
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for path in SYSTEM_RO:
+        _bind(old, path, new, writable=False)
+    for path in sorted(set(policy["ro"])):
+        _bind(old, path, new, writable=False)
+    size = int(policy["tmp_size_mb"])
     for tmp in policy["private_tmp"]:
-        if os.path.isdir(tmp):
-            _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={policy['tmp_size_mb']}m,mode=1777")
-    for path, opened in keep:
-        if opened:
-            _bind_fd(opened[0], path, opened[1])
-    for root, allowed in masks:
-        if not os.path.isdir(root):
-            os.makedirs(root, exist_ok=True)
-        _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for name, opened in allowed:
-            if opened:
-                _bind_fd(opened[0], os.path.join(root, name), opened[1])
-    for path in policy["hide_files"]:
-        if os.path.isfile(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    for _, opened in keep:
-        if opened:
-            os.close(opened[0])
-    for _, allowed in masks:
-        for _, opened in allowed:
-            if opened:
-                os.close(opened[0])
+        if tmp != "/dev/shm":
+            _tmpfs(new + tmp, size)
+    _dev(old, new, size)
+    for path in sorted(set(policy["rw"])):  # after /tmp: the box usually lives under it
+        _bind(old, path, new, writable=True)
+    home = policy["env_set"].get("HOME", "/nonexistent")
+    uid = policy["uid"] if os.getuid() == 0 else os.getuid()
+    gid = policy["gid"] if os.getuid() == 0 else os.getgid()
+    _etc(old, new, uid, gid, home)
+    os.makedirs(new + "/proc", exist_ok=True)
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.mkdir(new + "/.old")
+    _check(_syscall("pivot_root", new.encode(), (new + "/.old").encode()), "pivot_root into the new root")
+    os.chdir("/")
+    _check(_libc.umount2(b"/.old", MNT_DETACH), "detach the old root")
+    os.rmdir("/.old")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _enter_namespaces() -> None:
+    """Unshare mount, PID, network, IPC and UTS namespaces (and a user namespace without root)."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if os.geteuid() == 0:
+        _check(_libc.unshare(flags), "unshare (mount, pid, network namespaces)")
+        return
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare (user namespace)")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as fh:
+            fh.write(text)
+
+
+def _drop_capabilities() -> None:
+    """No capabilities left (needed in a user namespace, where the kernel keeps its uid) and no way back."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_syscall("capset", header, data), "capset")
+
+
+def _wait_for_kernel(child: int) -> None:
+    """The waiter outside: forward interrupts, kill the kernel on any other stop signal, exit as it did."""
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(child, signal.SIGINT if signum == signal.SIGINT else signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            os._exit(1)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(128 - code if code < 0 else code)
+
+
+def confine_namespaces(policy: dict) -> None:
+    """New namespaces and the allow-list root; returns in the kernel (PID 1), never in the waiter."""
+    _enter_namespaces()
+    child = os.fork()
+    if child:
+        _wait_for_kernel(child)
+    os.setsid()  # interrupts reach the kernel once, through the waiter
+    die_with_parent()
+    build_root(policy)
+
+
+def check_grader_only(paths: list[str]) -> None:
+    """In a container: refuse to go on when the kernel's uid can read any grader-only path."""
+    for path in paths:
+        if os.path.lexists(path) and os.access(path, os.R_OK, follow_symlinks=False):
+            raise SandboxError(13, f"{path} is readable by the kernel's uid {os.getuid()}; "
+                                   "rebuild the grading image (make image) so that only root reads it")
 
 
 def join_cgroups(procs_files: list[str]) -> None:
@@ -111,19 +249,6 @@ def drop_privileges(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
-
-
-def unprivileged_netns() -> None:
-    """Without root: a user + network namespace when the system allows it (else keep going)."""
-    uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return
-    with open("/proc/self/setgroups", "w") as fh:
-        fh.write("deny")
-    with open("/proc/self/uid_map", "w") as fh:
-        fh.write(f"{uid} {uid} 1")
-    with open("/proc/self/gid_map", "w") as fh:
-        fh.write(f"{gid} {gid} 1")
 
 
 def set_limits(limits: dict[str, int]) -> None:
@@ -160,23 +285,40 @@ def die_with_parent() -> None:
 
 
 def confine(policy: dict, connection_file: str | None) -> None:
-    """Everything but the exec: cgroups, namespaces, the submission's uid, rlimits, work folder, umask."""
-    if os.geteuid() == 0:
-        join_cgroups(policy["cgroup_procs"])
-        if connection_file:
-            os.chown(connection_file, policy["uid"], policy["gid"])
-        try:
-            confine_filesystem(policy)
-        except OSError:
-            if not (policy.get("in_container") or os.environ.get("AUTOGRADER_CONTAINER") == "1"):
-                raise
-        drop_privileges(policy["uid"], policy["gid"])
-    else:
-        unprivileged_netns()
+    """Everything but the exec; returns in the confined kernel process. Raises :class:`SandboxError`.
+
+    Root: cgroups, namespaces and the allow-list root, then the submission's uid. Not root: the same
+    view in a user namespace. In a container: the kernel's uid, checked against ``grader_only``.
+    """
+    root = os.geteuid() == 0
+    if policy.get("confine", True):
+        if root:
+            join_cgroups(policy["cgroup_procs"])
+            if connection_file:
+                os.chown(connection_file, policy["uid"], policy["gid"])
+        if policy.get("in_container"):
+            if not root:
+                raise SandboxError(1, f"the grading container runs as uid {os.getuid()}, so the kernel cannot get "
+                                      "a uid of its own; run the container as root (it drops the kernel's rights)")
+        else:
+            confine_namespaces(policy)
+        if root:
+            drop_privileges(policy["uid"], policy["gid"])
+        else:
+            _drop_capabilities()
+        if policy.get("in_container"):
+            check_grader_only(policy.get("grader_only", []))
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     die_with_parent()  # after the uid change, which clears it
     set_limits(policy["rlimits"])
     os.chdir(policy["workdir"])
     os.umask(0o077)
+
+
+def refuse(error: BaseException) -> None:
+    """Stop before any student code runs: one line on stderr, exit 3."""
+    os.write(2, f"autograder sandbox: cannot confine the kernel ({error}); no student code was run\n".encode())
+    os._exit(EXIT_UNCONFINED)
 
 
 def main(argv: list[str]) -> None:
@@ -187,7 +329,10 @@ def main(argv: list[str]) -> None:
     command = argv[sep + 1:]
     conn = command[command.index("-f") + 1] if "-f" in command else None
     env = clean_env(policy)
-    confine(policy, conn)
+    try:
+        confine(policy, conn)
+    except (OSError, ValueError) as error:
+        refuse(error)
     os.execve(command[0], command, env)
 
 

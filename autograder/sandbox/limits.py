@@ -8,12 +8,15 @@ kernelspec whose command is the launcher). When the autograder runs as root, the
   folders (0700, another uid) are out of reach;
 - a cgroup (v1 or v2) limiting its memory and process count; an OOM kill is reported as ``memory``;
 - no network (a new, empty network namespace: not even loopback);
-- a private mount namespace: fresh ``/tmp``, ``/var/tmp``, ``/dev/shm``; the course roots masked
-  except an allow-list (``.venv``, ``data``, ``release``, helper packages), so the gradebook,
-  ``source/`` (hidden tests), ``submitted/``, ``autograded/``, ``.git`` and the config are hidden;
+- an allow-list view of the files (:func:`policy`'s ``ro`` and ``rw``, built by the launcher into an
+  empty root): the Python installation, the kit's student packages, the dataset, the system
+  folders, its own box; nothing else of the machine exists for it;
+- its own PID namespace (it sees no other process; everything it starts dies with it);
 - rlimits: address space, processes, file size, CPU seconds, open files, no core dumps.
 
-Without root only the rlimits (and a network namespace, where user namespaces are allowed) apply.
+Without root the same view is built in a user namespace (the kernel keeps the instructor's uid but
+sees none of the instructor's files); :func:`probe` says, before any student code runs, whether
+this machine can do it.
 """
 from __future__ import annotations
 
@@ -33,10 +36,13 @@ from autograder.contracts.job import Policy
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 KERNEL_NAME = "autograder-sandbox"
-#: Course-root entries the kernel may read; everything else in the root is masked.
-DEFAULT_ALLOW = [".venv", "data", "release", "test_utils", "data_fetch"]
-#: Database sockets are hidden too (a local PostgreSQL with trust auth is a gradebook door).
-ALWAYS_MASK = ["/run/postgresql", "/var/run/postgresql", "/run/mysqld"]
+#: Course-root entries the kernel may read (read-only, where they exist); nothing else of the course exists for it.
+DEFAULT_ALLOW = [".venv", "data", "test_utils", "data_fetch"]
+#: In a grading container, besides the autograder package and the course's private files: what only the
+#: grader reads (the launcher refuses to start a kernel that could read any of it).
+GRADER_ONLY = ["/opt/course/source", "/opt/course/gradebook.db"]
+#: Course-root entries that are the grader's alone.
+COURSE_PRIVATE = ["gradebook.db", "source", "submitted", "autograded", "feedback", "nbgrader_config.py", ".git"]
 ENV_DROP = r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|COOKIE|^PG|DATABASE|DB_URL|^AWS_|^GOOGLE_|^AZURE_|^SSH_|^GIT|^JPY_|^JUPYTER_|^KAGGLE"
 #: Variables that cap the numeric libraries' threads (one kernel must not take every core).
 THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -77,7 +83,8 @@ def is_root() -> bool:
 
 
 def uid_lock_folder() -> Path:
-    """Where the sandbox uids are claimed: one folder per machine (a container shares it only when mounted)."""
+    """Where root's grading runs claim sandbox uids: one folder per machine (a container shares it only when
+    mounted). Runs without root claim no uid (their kernels keep the instructor's, in a user namespace)."""
     return Path(tempfile.gettempdir()) / "unet-grader-uids"
 
 
@@ -121,28 +128,27 @@ class UidClaims:
         self._held.clear()
 
 
-def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_files: list[Path],
-           cgroup_procs: list[str], threads: int | None = None, uid: int | None = None) -> Policy:
+def policy(*, limits: Limits, slot: int, box: Path, cgroup_procs: list[str], course_root: Path | None = None,
+           threads: int | None = None, uid: int | None = None, confine: bool = True) -> Policy:
     """The launcher's policy for one kernel (see :mod:`autograder.sandbox.launch`).
 
-    ``uid``: the kernel's uid (claimed with :class:`UidClaims`); ``uid_base + slot`` when not given.
-
-    ``threads``: CPU threads the kernel's numeric libraries may use (cores / parallel jobs), so
-    parallel kernels do not oversubscribe the cores.
+    The kernel's view is ``ro`` + ``rw`` and nothing else: the Python installation, the kit's student
+    packages and the dataset (:func:`kit_paths`), the course root's ``limits.allow`` entries, read-only;
+    its ``box``, read-write. ``uid``: the kernel's uid as root (claimed with :class:`UidClaims`;
+    ``uid_base + slot`` when not given). ``threads``: CPU threads the kernel's numeric libraries may use
+    (cores / parallel jobs). ``confine=False`` (``--no-sandbox``): rlimits and a clean environment only.
     """
     uid = limits.uid_base + slot if uid is None else uid
-    prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
-    kit = kit_paths()
-    masks = [{"path": str(p), "allow": list(limits.allow)} for p in protect]
-    masks += _open_ancestors(sorted(prefixes | set(kit)))
-    masks += [{"path": p, "allow": []} for p in ALWAYS_MASK if os.path.isdir(p)]
+    ro = sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), *kit_paths(), *site_packages(),
+                 *(os.path.realpath(course_root / a) for a in (limits.allow if course_root else [])
+                   if a and "/" not in a and a not in (".", "..") and os.path.exists(course_root / a))})
     cpu = int(limits.submission_timeout * (os.cpu_count() or 1)) + 60
     return Policy(
         uid=uid, gid=uid,
         workdir=str(box / "work"),
-        keep=[str(box)] + sorted(prefixes) + kit,
-        mask=masks,
-        hide_files=[str(p) for p in hide_files],
+        ro=ro, rw=[str(box)],
+        grader_only=grader_only(course_root),
+        in_container=os.environ.get("AUTOGRADER_CONTAINER") == "1",
         private_tmp=["/tmp", "/var/tmp", "/dev/shm"],
         tmp_size_mb=limits.tmp_size_mb,
         cgroup_procs=cgroup_procs,
@@ -153,13 +159,80 @@ def policy(*, limits: Limits, slot: int, box: Path, protect: list[Path], hide_fi
         env_drop=ENV_DROP,
         env_set={
             "HOME": str(box / "home"), "USER": "student", "LOGNAME": "student",
-            "TMPDIR": "/tmp" if is_root() else str(box / "tmp"),
+            "TMPDIR": "/tmp" if confine else str(box / "tmp"),
             "IPYTHONDIR": str(box / "home" / ".ipython"), "MPLCONFIGDIR": str(box / "home" / ".mpl"),
             "XDG_CACHE_HOME": str(box / "home" / ".cache"), "XDG_RUNTIME_DIR": str(box / "run"),
             "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
             **({k: str(threads) for k in THREAD_ENV} if threads else {}),
         },
+        confine=confine,
     )
+
+
+#: What to do when :func:`probe` fails (the second half of grading's one-line error).
+SANDBOX_FIX = ("grade as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; "
+               "on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0), or grade in containers "
+               "(--container unet-grader:cpu); --no-sandbox grades unconfined and says so in grades.csv")
+_PROBE = """import json, os, sys
+root = sys.argv[1]
+try:
+    seen = sorted(os.listdir(root))
+except OSError:
+    seen = []
+print(json.dumps({"uid": os.getuid(), "root": seen, "slash": sorted(os.listdir("/")), "pids": sum(p.isdigit() for p in os.listdir("/proc"))}))
+"""
+
+
+def probe(*, course_root: Path, limits: Limits | None = None, timeout: float = 60) -> str | None:
+    """Whether a kernel can be confined here: None when it can, else the reason (one line).
+
+    Runs the launcher on a throw-away box with a tiny program instead of a kernel, and checks what
+    that program sees: of the course root at most ``limits.allow``, none of the machine's other
+    processes, and its own uid as root.
+    """
+    import subprocess
+
+    limits = limits or Limits()
+    claims = UidClaims(limits.uid_base) if is_root() else None
+    with tempfile.TemporaryDirectory(prefix="ag-probe-") as tmp:
+        try:
+            os.chmod(tmp, 0o711)
+            uid = claims.uid(0) if claims else os.getuid()
+            box = Path(tmp) / "box"
+            make_box(box, uid)
+            rules = policy(limits=limits, slot=0, box=box, cgroup_procs=[], course_root=Path(course_root), uid=uid)
+            rules.write(Path(tmp) / "policy.json")
+            done = subprocess.run([sys.executable, "-I", str(LAUNCHER), str(Path(tmp) / "policy.json"), "--",
+                                   sys.executable, "-I", "-c", _PROBE, os.path.realpath(course_root)],
+                                  capture_output=True, text=True, timeout=timeout, env=kernel_env(dict(os.environ)))
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
+            return f"the sandbox check failed ({type(error).__name__}: {error})"
+        finally:
+            if claims:
+                claims.release()
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        return (lines[-1] if lines else f"the sandbox check exited with code {done.returncode}")[:300]
+    try:
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"the sandbox check printed no result ({done.stdout[-200:]!r})"
+    extra = set(seen["root"]) - set(limits.allow)
+    if extra:
+        return f"the confined check could still read {', '.join(sorted(extra))} in {course_root}"
+    if seen["pids"] > 8 and not rules.in_container:  # a container's own few processes are its business
+        return "the confined check could still see the machine's processes"
+    if is_root() and seen["uid"] == 0:
+        return "the confined check still ran as root"
+    return None
+
+
+def grader_only(course_root: Path | None) -> list[str]:
+    """What a kernel in a grading container must not be able to read: the autograder package (the judge and
+    its references), the course's gradebook, sources and submissions, the results folder."""
+    package = Path(__file__).resolve().parents[1]
+    course = [str(course_root / name) for name in COURSE_PRIVATE] if course_root else []
+    return sorted({str(package), *course, *GRADER_ONLY})
 
 
 def kernel_env(env: dict[str, str]) -> dict[str, str]:
@@ -172,6 +245,13 @@ def kernel_env(env: dict[str, str]) -> dict[str, str]:
 def threads_per_job(parallel: int) -> int:
     """The cores one of ``parallel`` concurrent jobs may use (at least one)."""
     return max(1, (os.cpu_count() or 1) // max(1, parallel))
+
+
+def site_packages() -> list[str]:
+    """The installed-package folders on this interpreter's path (also those a ``.pth`` file adds), never the
+    folders of plain source trees."""
+    return sorted({os.path.realpath(p) for p in sys.path
+                   if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)})
 
 
 def kit_paths() -> list[str]:
@@ -193,19 +273,6 @@ def kit_paths() -> list[str]:
     if data and os.path.isdir(data):
         paths.append(os.path.realpath(data))
     return sorted(set(paths))
-
-
-def _open_ancestors(paths: list[str]) -> list[dict]:
-    """Masks that make closed folders above the Python installation passable (e.g. a 0700 /root
-    holding pyenv): the folder is replaced by an empty one holding only the path's next component."""
-    masks: dict[str, set[str]] = {}
-    for path in paths:
-        parts = Path(path).parts
-        for i in range(1, len(parts) - 1):
-            folder = Path(*parts[: i + 1])
-            if not os.stat(folder).st_mode & 0o001:
-                masks.setdefault(str(folder), set()).add(parts[i + 1])
-    return [{"path": k, "allow": sorted(v)} for k, v in sorted(masks.items())]
 
 
 def make_box(box: Path, uid: int) -> None:

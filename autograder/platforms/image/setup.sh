@@ -15,3 +15,6 @@ echo /autograder/source/kit > "$(venv/bin/python -c 'import sysconfig; print(sys
 venv/bin/python -m compileall -q kit
 venv/bin/python -m data_fetch synthetic --frames 48 --dest course/data/synthetic
 chmod -R a+rX /autograder/source
+# The student's kernel runs under a uid of its own: the judge, the gradebook and the sources are root's alone
+# (the launcher refuses to start a kernel that could read them).
+chmod -R go-rwx kit/autograder course/gradebook.db course/source course/nbgrader_config.py 2>/dev/null || true

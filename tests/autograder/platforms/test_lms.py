@@ -85,7 +85,7 @@ def test_gradescope_contract(unet_course: Path, docker_client: str, grading_imag
     upload = _upload(tmp_path, unet_course, student)
     results = tmp_path / "results"
     results.mkdir(mode=0o777)
-    results.chmod(0o777)  # the image's unprivileged user writes here
+    results.chmod(0o777)
     done = _run(docker_client, "-v", f"{upload}:/autograder/submission:ro", "-v", f"{results}:/autograder/results",
                 grading_image, "/autograder/run_autograder")
     assert done.returncode == 0, done.stdout + done.stderr
