@@ -45,7 +45,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
                   timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
                   limits=limits, progress=not args.no_progress, container=container, warm=not args.no_warm,
-                  server=server)
+                  server=server, confine=not args.no_sandbox)
     finally:
         if server is not None:
             server.close()
@@ -64,7 +64,7 @@ def cmd_shard(args: argparse.Namespace) -> int:
 
     done = shard.run(assignment=args.assignment, index=args.index, count=args.count, submitted=Path(args.submitted),
                      out=Path(args.out), course=Path(args.course) if args.course else None, jobs=args.jobs,
-                     timeout=args.timeout)
+                     timeout=args.timeout, confine=not args.no_sandbox)
     print(f"shard {args.index} of {args.count}: {len(done)} submissions in {args.out}")
     return 0
 
@@ -201,6 +201,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--container", metavar="IMAGE",
                    help="grade each submission in its own container of this image (make image: unet-grader:cpu)")
     g.add_argument("--gpus", metavar="all", help="give the containers GPUs (docker run --gpus); CPU when none")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="grade with student code unconfined (only where the sandbox cannot be set up; "
+                        "said in the summary and in grades.csv)")
     g.set_defaults(func=cmd_grade)
 
     f = sub.add_parser("feedback", help="per-student HTML feedback (nbgrader generate_feedback)")
@@ -244,6 +247,7 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("--course", help="course with the assignment's definition (default: $AUTOGRADER_COURSE)")
     sh.add_argument("--jobs", "-j", type=int, help="parallel workers in this shard (default: one per core)")
     sh.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
+    sh.add_argument("--no-sandbox", action="store_true", help="student code unconfined (said in each result's reason)")
     sh.set_defaults(func=cmd_shard)
 
     sl = sub.add_parser("slurm", help="grade as a SLURM array job of --shards tasks; --wait follows it and merges")

@@ -21,6 +21,7 @@ from autograder.host import grade
 from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course
 from autograder.errors import UserError
+from autograder.sandbox import limits as sandbox
 from autograder.course.exercises import Exercise, evaluate
 from autograder.course.explanations import Failure, read_failures
 from autograder.course.identify import course_signatures, identify
@@ -50,6 +51,9 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
     if not notebook.exists():
         raise UserError(f"notebook {notebook} does not exist", "pass the path of a .ipynb file")
     assignment, stem = find_assignment(course.root, notebook, assignment)
+    why = sandbox.probe(course_root=course.root)
+    if why is not None and not quiet:  # a self-learner's own notebook on their own machine: said, not refused
+        print(f"Note: the notebook runs unconfined here, as in Jupyter (the grading sandbox cannot be set up: {why})")
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
         temp = Course.open(_make_course(course, assignment, Path(tmp)), f"sqlite:///{Path(tmp) / 'course' / 'gradebook.db'}")
         run_app(temp, ["generate_assignment", assignment, "--force"])
@@ -57,7 +61,7 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
         sub.mkdir(parents=True)
         shutil.copyfile(notebook, sub / f"{stem}.ipynb")
         rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
-                         progress=False, quiet=True)
+                         progress=False, quiet=True, confine=why is None)
         definition = definitions.read(temp.db_url, temp.course_id, assignment)
         with Gradebook(temp.db_url, temp.course_id) as gb:
             sub_row = gb.find_submission(assignment, STUDENT)
@@ -69,8 +73,9 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
     if not quiet:
         as_name = "" if notebook.name == f"{stem}.ipynb" else f" as {stem}.ipynb"
         print(f"{notebook.name} ({assignment}{as_name}): {row['status']}, score {row['score']}/{row['max_score']}")
-        if row["reason"]:
-            print(f"  {row['reason']}")
+        reason = "; ".join(r for r in row["reason"].split("; ") if r and r != grade.UNCONFINED)  # said above
+        if reason:
+            print(f"  {reason}")
         for ex in exercises:
             tests = ", ".join(f"{t} {s if s is not None else '-'}/{m:g}" for t, (s, m) in ex.tests.items())
             print(f"  {'PASS' if ex.passed else 'FAIL'}  {ex.name:<24} {tests}")

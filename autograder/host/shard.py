@@ -38,8 +38,10 @@ def _done(out: Path, submission: Path) -> bool:
 
 
 def run(*, assignment: str, index: int, count: int, submitted: Path, out: Path, course: Path | None = None,
-        jobs: int | None = None, timeout: float | None = None) -> list[str]:
-    """Grade shard ``index`` of ``count`` of ``submitted/*/<assignment>/`` into ``out``; return its students."""
+        jobs: int | None = None, timeout: float | None = None, confine: bool = True) -> list[str]:
+    """Grade shard ``index`` of ``count`` of ``submitted/*/<assignment>/`` into ``out``; return its students.
+
+    ``confine=False`` (``--no-sandbox``): student code unconfined, said in each result's reason."""
     submitted, out = Path(submitted), Path(out)
     if not submitted.is_dir():
         raise UserError(f"submissions folder {submitted} does not exist", "mount the course volume with submitted/ in it")
@@ -54,7 +56,8 @@ def run(*, assignment: str, index: int, count: int, submitted: Path, out: Path, 
         for s in todo:
             shutil.copytree(submitted / s / assignment, temp.submission_dir(s, assignment), symlinks=False,
                             ignore_dangling_symlinks=True)
-        grade.run(root=temp.root, assignment=assignment, jobs=jobs, timeout=timeout, progress=False, quiet=True)
+        grade.run(root=temp.root, assignment=assignment, jobs=jobs, timeout=timeout, progress=False, quiet=True,
+                  confine=confine)
         ledger = store.load_ledger(temp, assignment)
         for s in todo:
             _export(ledger[s], temp.autograded_dir(s, assignment), out / s)

@@ -212,7 +212,9 @@ def _kernel_sys_path(env: dict[str, str]) -> list[str]:
     """What a fresh ``python -m ipykernel_launcher`` would search: PYTHONPATH, then the installation."""
     prefixes = tuple({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), sys.prefix, sys.base_prefix})
     extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return extra + [p for p in sys.path if p and p.startswith(prefixes) and p not in extra]
+    installed = set(sandbox.site_packages())  # also those a .pth file adds outside the installation
+    return extra + [p for p in sys.path if p and (p.startswith(prefixes) or os.path.realpath(p) in installed)
+                    and p not in extra]
 
 
 class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]

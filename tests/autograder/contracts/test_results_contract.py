@@ -239,7 +239,7 @@ def test_grade_ignores_a_result_for_someone_else(course: Path, tmp_path: Path) -
     toy.submit(course, "alice", toy.CORRECT)
     c = Course.open(course)
     d = definition.read(c.db_url, c.course_id, "toy")
-    state = grade._Run(c, "toy", d, sandbox.Limits(), tmp_path, tmp_path / "t.db", [], None, {})  # type: ignore[arg-type]
+    state = grade._Run(c, "toy", d, sandbox.Limits(), tmp_path, tmp_path / "t.db", None, {})  # type: ignore[arg-type]
     scratch = tmp_path / "1"
     job = grade._job(state, "alice", scratch)
     for other in (_result(student="mallory"), _result(assignment="unet")):
