@@ -14,6 +14,7 @@ from traitlets.config import Configurable
 
 from autograder.course.directory import CONFIG_NAME, Course
 from autograder.errors import UserError
+from autograder.sandbox.limits import DEFAULT_ALLOW
 
 __all__ = ["Autograder", "settings"]
 
@@ -29,8 +30,10 @@ class Autograder(Configurable):
     tmp_size_mb = Int(512, help="size of the kernel's private /tmp, MiB").tag(config=True)
     uid_base = Int(61000, help="first of the sandbox uids (one per parallel kernel, claimed with lock files)"
                    ).tag(config=True)
-    allow = List(Unicode(), default_value=[".venv", "data", "release", "test_utils", "data_fetch"],
-                 help="course-root entries a kernel may read; everything else in the root is hidden").tag(config=True)
+    allow = List(Unicode(), default_value=list(DEFAULT_ALLOW),
+                 help="course-root entries a kernel may read (read-only); nothing else of the machine exists for it "
+                      "but the Python installation, the kit's student packages, the dataset and its own folder"
+                 ).tag(config=True)
     warm = Bool(True, help="fork workers and kernels from a server that has imported the notebook's packages"
                 ).tag(config=True)
     keep_scratch = Bool(False, help="keep each submission's scratch folder (debugging); "
