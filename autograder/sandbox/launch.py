@@ -21,9 +21,10 @@ view is built inside a user namespace (the kernel keeps the instructor's uid, ma
 of the instructor's files). The process Jupyter knows stays outside as a small waiter that forwards
 interrupts; the kernel is PID 1 of its namespace, so everything it started dies with it.
 
-In a grading container (``in_container``), where no namespace can be made, the container is the
-outer box: the launcher drops to the kernel's uid and refuses to start when any of the policy's
-``grader_only`` paths is readable by that uid. Every failure to confine is fatal (exit 3, one line on
+In a grading container run as root (``in_container``: Docker, Kubernetes, Gradescope), where no
+namespace can be made, the container is the outer box: the launcher drops to the kernel's uid and
+refuses to start when any of the policy's ``grader_only`` paths is readable by that uid. An image run
+as an ordinary user (Apptainer on a cluster) gets the allow-list view like any other non-root run. Every failure to confine is fatal (exit 3, one line on
 stderr, no student code run); only a policy with ``confine: false`` (``--no-sandbox``) skips it.
 """
 from __future__ import annotations
@@ -296,17 +297,14 @@ def confine(policy: dict, connection_file: str | None) -> None:
             join_cgroups(policy["cgroup_procs"])
             if connection_file:
                 os.chown(connection_file, policy["uid"], policy["gid"])
-        if policy.get("in_container"):
-            if not root:
-                raise SandboxError(1, f"the grading container runs as uid {os.getuid()}, so the kernel cannot get "
-                                      "a uid of its own; run the container as root (it drops the kernel's rights)")
-        else:
+        container = policy.get("in_container") and root  # Docker, Kubernetes, Gradescope: no namespaces inside
+        if not container:  # the machine, or an image run as you (Apptainer): the allow-list view
             confine_namespaces(policy)
         if root:
             drop_privileges(policy["uid"], policy["gid"])
         else:
             _drop_capabilities()
-        if policy.get("in_container"):
+        if container:
             check_grader_only(policy.get("grader_only", []))
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     die_with_parent()  # after the uid change, which clears it

@@ -79,7 +79,11 @@ def shard_command(spec: ArraySpec) -> list[str]:
             "--course", q(str(spec.root))]
     if spec.image and spec.runtime:
         gpu = ["--nv"] if spec.gpus_per_shard else []
-        return [q(spec.runtime), "exec", *gpu, "--bind", q(str(spec.root)), q(spec.image), "python", *args]
+        # Apptainer runs the image as you: the grader imports the kit from your checkout, since the image's own
+        # judge is readable by root only (a kernel there must not read it)
+        kit = str(Path(__file__).resolve().parents[3])
+        binds = [a for folder in dict.fromkeys([str(spec.root), kit]) for a in ("--bind", q(folder))]
+        return [q(spec.runtime), "exec", *gpu, *binds, "--env", q(f"PYTHONPATH={kit}"), q(spec.image), "python", *args]
     return [q(str(spec.python)), *args]
 
 
