@@ -100,6 +100,7 @@ def _assert_contained(course: Path, rows: list[dict], expected: dict, connection
 
 
 @needs_root
+@pytest.mark.slow
 @pytest.mark.parametrize("parent_mode,warm", [(0o700, True), (0o755, False)], ids=["closed-parent-warm", "open-parent-cold"])
 def test_root_default_path(toy_template: Path, tmp_path: Path, small_limits: sandbox.Limits, marker: str,
                            elsewhere: Path, sentinel: str, parent_mode: int, warm: bool) -> None:
@@ -113,6 +114,7 @@ def test_root_default_path(toy_template: Path, tmp_path: Path, small_limits: san
 
 
 @needs_root
+@pytest.mark.slow
 def test_without_the_sandbox_the_probes_find_everything(toy_template: Path, tmp_path: Path, small_limits: sandbox.Limits,
                                                         marker: str, elsewhere: Path, sentinel: str,
                                                         capsys: pytest.CaptureFixture) -> None:
@@ -189,6 +191,7 @@ def _own(user: str, path: Path) -> None:
 
 
 @needs_root
+@pytest.mark.slow
 def test_ordinary_user_in_a_closed_home(toy_template: Path, instructor: tuple[str, Path, dict[str, str]], marker: str,
                                         elsewhere: Path) -> None:
     user, home, env = instructor
@@ -214,6 +217,7 @@ def test_ordinary_user_in_a_closed_home(toy_template: Path, instructor: tuple[st
 
 
 @needs_root
+@pytest.mark.slow
 def test_no_user_namespaces_stops_grading_before_any_student_code(toy_template: Path, instructor: tuple[str, Path, dict[str, str]],
                                                                    marker: str) -> None:
     """Fail closed: one line saying why and what to do, nothing graded; --no-sandbox grades and says so; check runs."""
@@ -251,7 +255,7 @@ def test_no_user_namespaces_stops_grading_before_any_student_code(toy_template: 
 @pytest.mark.slow
 def test_container_path(course: Path, small_limits: sandbox.Limits, docker_client: str, grading_image: str, marker: str,
                         sentinel: str, tmp_path: Path) -> None:
-    extra = [Path("/opt/kit/autograder/run/judge/references.py"), Path("/opt/kit/autograder"),
+    extra = [Path("/opt/grader/autograder/run/judge/references.py"), Path("/opt/grader/autograder"), Path("/opt/grader"),
              Path("/opt/course/gradebook.db"), Path("/opt/course/source"), Path("/opt/course/nbgrader_config.py"),
              Path("/job/course"), Path("/job/template.db"), Path("/job/job.json"), Path("/job/policy.json")]
     other = tmp_path / "other"
