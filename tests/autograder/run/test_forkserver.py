@@ -97,3 +97,13 @@ def test_pending_kernel_reports_a_bad_policy(tmp_path: Path, capfd: pytest.Captu
     pending.start(str(tmp_path / "kernel.json"), {"PATH": "/usr/bin"})
     assert pending.wait(timeout=60) == 1
     assert "missing-policy.json" in capfd.readouterr().err
+
+
+def test_the_servers_preload_holds_no_reference_answer() -> None:
+    """Kernels are forks of the server: what it imported is in their memory, so never the judge or its references."""
+    code = ("import importlib, sys\nfrom autograder.host.forkserver import BASE_PRELOAD\n"
+            "for m in BASE_PRELOAD: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('autograder.run.judge', 'test_utils'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=REPO)
+    assert done.stdout.strip() == "[]"
