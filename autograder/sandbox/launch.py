@@ -130,7 +130,8 @@ def _etc(old: str, new: str, uid: int, gid: int, home: str) -> None:
 
 def _dev(old: str, new: str, shm_mb: int) -> None:
     _tmpfs(new + "/dev", 1, "0755")
-    for name in DEVICES:
+    gpus = sorted(n for n in os.listdir(old + "/dev") if n.startswith("nvidia"))  # a host GPU, where there is one
+    for name in DEVICES + gpus:
         _bind(old, "/dev/" + name, new, writable=True)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
