@@ -212,7 +212,7 @@ def _kernel_sys_path(env: dict[str, str]) -> list[str]:
     """What a fresh ``python -m ipykernel_launcher`` would search: PYTHONPATH, then the installation."""
     prefixes = tuple({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), sys.prefix, sys.base_prefix})
     extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    installed = set(sandbox.site_packages())  # also those a .pth file adds outside the installation
+    installed = {*sandbox.site_packages(), *sandbox.pth_folders()}  # also those outside the installation
     return extra + [p for p in sys.path if p and (p.startswith(prefixes) or os.path.realpath(p) in installed)
                     and p not in extra]
 

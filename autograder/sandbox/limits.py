@@ -254,6 +254,28 @@ def site_packages() -> list[str]:
                    if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)})
 
 
+def pth_folders() -> list[str]:
+    """Folders the installation's ``.pth`` files put on the path (the grading image's ``/opt/kit``): a fresh
+    interpreter searches them, so a warm kernel keeps them on its path. Never bound for the kernel by this alone."""
+    found = set()
+    for site in site_packages():
+        try:
+            names = sorted(n for n in os.listdir(site) if n.endswith(".pth"))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                lines = Path(site, name).read_text(errors="replace").splitlines()[:100]
+            except OSError:
+                continue
+            for line in (ln.strip() for ln in lines):
+                if line and not line.startswith(("#", "import ", "import\t")):
+                    folder = os.path.join(site, line)
+                    if os.path.isdir(folder):
+                        found.add(os.path.realpath(folder))
+    return sorted(found)
+
+
 def kit_paths() -> list[str]:
     """Folders a notebook needs besides Python itself: the kit's packages and the dataset.
 
