@@ -133,7 +133,7 @@ def _require_sandbox(root: Path, limits: sandbox.Limits) -> None:
     why = sandbox.probe(course_root=root, limits=limits)
     if why is not None:
         raise UserError(f"student code cannot be confined on this machine: {why}; nothing was graded",
-                        sandbox.SANDBOX_FIX)
+                        sandbox.sandbox_fix())
 
 
 def default_limits(course: Course) -> sandbox.Limits:

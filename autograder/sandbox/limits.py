@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import tempfile
 import signal
 import sys
@@ -169,10 +170,15 @@ def policy(*, limits: Limits, slot: int, box: Path, cgroup_procs: list[str], cou
     )
 
 
-#: What to do when :func:`probe` fails (the second half of grading's one-line error).
-SANDBOX_FIX = ("grade as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; "
-               "on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0), or grade in containers "
-               "(--container unet-grader:cpu); --no-sandbox grades unconfined and says so in grades.csv")
+def sandbox_fix() -> str:
+    """What to do when :func:`probe` fails (the second half of grading's one-line error)."""
+    first = ("grade on a machine that allows namespaces (not inside a container that forbids them)" if is_root() else
+             "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also "
+             "kernel.apparmor_restrict_unprivileged_userns=0) or grade as root")
+    return (f"{first}, or grade in containers (--container unet-grader:cpu); "
+            "--no-sandbox grades unconfined and says so in grades.csv")
+
+
 _PROBE = """import json, os, sys
 root = sys.argv[1]
 try:
@@ -212,7 +218,9 @@ def probe(*, course_root: Path, limits: Limits | None = None, timeout: float = 6
                 claims.release()
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-        return (lines[-1] if lines else f"the sandbox check exited with code {done.returncode}")[:300]
+        last = lines[-1] if lines else f"the sandbox check exited with code {done.returncode}"
+        refused = re.search(r"cannot confine the kernel \((.*)\); no student code was run", last)
+        return (refused.group(1) if refused else last)[:300]
     try:
         seen = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
