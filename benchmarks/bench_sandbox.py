@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.sandbox import limits as sandbox  # noqa: E402
+from autograder.sandbox.probe import probe  # noqa: E402
 
 
 def _policy(tmp: Path, confine: bool, uid: int) -> Path:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=30)
     args = p.parse_args(argv)
-    why = sandbox.probe(course_root=REPO)
+    why = probe(course_root=REPO)
     if why is not None:
         print(f"Error: the sandbox cannot be set up here ({why})", file=sys.stderr)
         return 1

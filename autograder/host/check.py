@@ -21,7 +21,7 @@ from autograder.host import grade
 from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course
 from autograder.errors import UserError
-from autograder.sandbox import limits as sandbox
+from autograder.sandbox.probe import probe
 from autograder.course.exercises import Exercise, evaluate
 from autograder.course.explanations import Failure, read_failures
 from autograder.course.identify import course_signatures, identify
@@ -51,7 +51,7 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
     if not notebook.exists():
         raise UserError(f"notebook {notebook} does not exist", "pass the path of a .ipynb file")
     assignment, stem = find_assignment(course.root, notebook, assignment)
-    why = sandbox.probe(course_root=course.root)
+    why = probe(course_root=course.root)
     if why is not None and not quiet:  # a self-learner's own notebook on their own machine: said, not refused
         print(f"Note: the notebook runs unconfined here, as in Jupyter (the grading sandbox cannot be set up: {why})")
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:

@@ -22,7 +22,7 @@ from autograder.course import definition as definitions
 from autograder.host import container as containers
 from autograder.host import forkserver, report, scheduler, store
 from autograder.contracts import results
-from autograder.sandbox import limits as sandbox
+from autograder.sandbox import limits as sandbox, probe as sandbox_probe
 from autograder.course.directory import Course, fingerprint
 from autograder.course.settings import settings
 from autograder.errors import UserError
@@ -130,10 +130,10 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
 
 def _require_sandbox(root: Path, limits: sandbox.Limits) -> None:
     """Stop, before any student code runs, when a kernel cannot be confined on this machine."""
-    why = sandbox.probe(course_root=root, limits=limits)
+    why = sandbox_probe.probe(course_root=root, limits=limits)
     if why is not None:
         raise UserError(f"student code cannot be confined on this machine: {why}; nothing was graded",
-                        sandbox.sandbox_fix())
+                        sandbox_probe.fix())
 
 
 def default_limits(course: Course) -> sandbox.Limits:
