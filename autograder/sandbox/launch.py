@@ -155,16 +155,16 @@ def build_root(policy: dict) -> None:
     os.chdir("/")
     old, new = "/oldroot", "/newroot"
     _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    size = int(policy["tmp_size_mb"])
+    for tmp in policy["private_tmp"]:  # first: the kit and the box may live under /tmp, and are bound into it
+        if tmp != "/dev/shm":
+            _tmpfs(new + tmp, size)
+    _dev(old, new, size)
     for path in SYSTEM_RO:
         _bind(old, path, new, writable=False)
     for path in sorted(set(policy["ro"])):
         _bind(old, path, new, writable=False)
-    size = int(policy["tmp_size_mb"])
-    for tmp in policy["private_tmp"]:
-        if tmp != "/dev/shm":
-            _tmpfs(new + tmp, size)
-    _dev(old, new, size)
-    for path in sorted(set(policy["rw"])):  # after /tmp: the box usually lives under it
+    for path in sorted(set(policy["rw"])):
         _bind(old, path, new, writable=True)
     home = policy["env_set"].get("HOME", "/nonexistent")
     uid = policy["uid"] if os.getuid() == 0 else os.getuid()

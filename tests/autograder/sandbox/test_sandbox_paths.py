@@ -50,3 +50,32 @@ def test_two_runs_on_one_machine_never_share_a_sandbox_uid(tmp_path: Path) -> No
     tight.uid(0)
     with pytest.raises(RuntimeError, match="no free sandbox uid"):
         UidClaims(61000, tmp_path, span=1).uid(0)
+
+
+def test_the_view_holds_the_listed_paths_also_under_tmp_and_nothing_beside_them(tmp_path: Path) -> None:
+    """Paths under /tmp survive the kernel's private /tmp; a sibling of a listed folder does not exist for it."""
+    import json
+    import subprocess
+    import sys
+
+    shown, hidden = tmp_path / "kit", tmp_path / "secret"
+    for folder in (shown, hidden):
+        folder.mkdir()
+        (folder / "file.txt").write_text("content")
+    # (pytest's folders are 0700: in the view, the folders above a listed path are new and passable)
+    uid = 63990 if sandbox.is_root() else os.getuid()
+    box = tmp_path / "box"
+    sandbox.make_box(box, uid)
+    rules = sandbox.policy(limits=sandbox.Limits(), slot=0, box=box, cgroup_procs=[], uid=uid)
+    rules.ro.append(str(shown))
+    rules.write(tmp_path / "policy.json")
+    program = ("import json, os\nout = {}\nfor p in %r:\n    try:\n        out[p] = open(p).read()\n"
+               "    except OSError as e:\n        out[p] = type(e).__name__\n"
+               "try:\n    open(%r, 'w')\n    out['write'] = 'wrote'\nexcept OSError as e:\n    out['write'] = type(e).__name__\n"
+               "print(json.dumps(out))") % ([str(shown / "file.txt"), str(hidden / "file.txt")], str(shown / "new.txt"))
+    done = subprocess.run([sys.executable, "-I", str(sandbox.LAUNCHER), str(tmp_path / "policy.json"), "--",
+                           sys.executable, "-I", "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen[str(shown / "file.txt")] == "content" and seen[str(hidden / "file.txt")] == "FileNotFoundError", seen
+    assert seen["write"] != "wrote" and not (shown / "new.txt").exists()
