@@ -44,8 +44,8 @@ demo: setup  ## Set up, regenerate the release, grade the example submissions, p
 slurm-demo: setup  ## Grade the demo submissions as a SLURM array job of 2 shards (starts a one-machine cluster when none answers; root)
 	$(BIN)/python -m autograder.instructor.slurm_demo $(ASSIGNMENT)
 
-system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM); needs root, apt-get only when one is missing
-	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge
+system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM; a system Python, useradd, runuser and libseccomp for the sandbox tests); needs root, apt-get only when one is missing
+	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge python3.11-minimal passwd util-linux libseccomp2
 
 test: setup system-deps  ## Set up, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
