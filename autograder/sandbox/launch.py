@@ -166,6 +166,7 @@ def build_root(policy: dict) -> None:
         _bind(old, path, new, writable=False)
     for path in sorted(set(policy["rw"])):
         _bind(old, path, new, writable=True)
+    _freeze_scaffolding(new, [t for t in policy["private_tmp"] if t != "/dev/shm"], [*policy["ro"], *policy["rw"]])
     home = policy["env_set"].get("HOME", "/nonexistent")
     uid = policy["uid"] if os.getuid() == 0 else os.getuid()
     gid = policy["gid"] if os.getuid() == 0 else os.getgid()
@@ -178,6 +179,17 @@ def build_root(policy: dict) -> None:
     _check(_libc.umount2(b"/.old", MNT_DETACH), "detach the old root")
     os.rmdir("/.old")
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _freeze_scaffolding(new: str, tmps: list[str], listed: list[str]) -> None:
+    """Make read-only the folders made in a private /tmp to hold a listed path (``/tmp/ag-*`` above the box):
+    without root the kernel owns them, and its /tmp must hold nothing it did not write but those paths."""
+    tops = sorted({os.path.join(t, os.path.relpath(p, t).split(os.sep)[0]) for p in listed for t in tmps
+                   if p.startswith(t.rstrip("/") + "/")})
+    for top in tops:
+        if os.path.isdir(new + top) and not os.path.ismount(new + top):
+            _mount(new + top, new + top, None, MS_BIND | MS_REC)
+            _remount_ro(new + top)
 
 
 def _enter_namespaces() -> None:
