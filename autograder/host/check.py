@@ -21,7 +21,6 @@ from autograder.host import grade
 from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course
 from autograder.errors import UserError
-from autograder.sandbox.probe import probe
 from autograder.course.exercises import Exercise, evaluate
 from autograder.course.explanations import Failure, read_failures
 from autograder.course.identify import course_signatures, identify
@@ -51,17 +50,21 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
     if not notebook.exists():
         raise UserError(f"notebook {notebook} does not exist", "pass the path of a .ipynb file")
     assignment, stem = find_assignment(course.root, notebook, assignment)
-    why = probe(course_root=course.root)
-    if why is not None and not quiet:  # a self-learner's own notebook on their own machine: said, not refused
-        print(f"Note: the notebook runs unconfined here, as in Jupyter (the grading sandbox cannot be set up: {why})")
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
         temp = Course.open(_make_course(course, assignment, Path(tmp)), f"sqlite:///{Path(tmp) / 'course' / 'gradebook.db'}")
         run_app(temp, ["generate_assignment", assignment, "--force"])
         sub = temp.submission_dir(STUDENT, assignment)
         sub.mkdir(parents=True)
         shutil.copyfile(notebook, sub / f"{stem}.ipynb")
-        rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
-                         progress=False, quiet=True, confine=why is None)
+        try:
+            rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
+                             progress=False, quiet=True)
+        except grade.SandboxUnavailable as refused:  # a self-learner's own notebook on their own machine: said
+            if not quiet:
+                print("Note: the notebook runs unconfined here, as in Jupyter "
+                      f"(the grading sandbox cannot be set up: {refused.why})")
+            rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
+                             progress=False, quiet=True, confine=False)
         definition = definitions.read(temp.db_url, temp.course_id, assignment)
         with Gradebook(temp.db_url, temp.course_id) as gb:
             sub_row = gb.find_submission(assignment, STUDENT)

@@ -35,6 +35,14 @@ warnings.filterwarnings("ignore", message=".*not in session.*")
 #: Said in grades.csv (reason) and the summary of a run with ``--no-sandbox``.
 UNCONFINED = "graded with --no-sandbox: the student's code ran unconfined"
 
+
+class SandboxUnavailable(UserError):
+    """Student code cannot be confined on this machine (``why``); raised before any of it runs."""
+
+    def __init__(self, why: str, todo: str) -> None:
+        super().__init__(f"student code cannot be confined on this machine: {why}; nothing was graded", todo)
+        self.why = why
+
 @dataclass
 class _Job:
     student: str
@@ -132,8 +140,7 @@ def _require_sandbox(root: Path, limits: sandbox.Limits) -> None:
     """Stop, before any student code runs, when a kernel cannot be confined on this machine."""
     why = sandbox_probe.probe(course_root=root, limits=limits)
     if why is not None:
-        raise UserError(f"student code cannot be confined on this machine: {why}; nothing was graded",
-                        sandbox_probe.fix())
+        raise SandboxUnavailable(why, sandbox_probe.fix())
 
 
 def default_limits(course: Course) -> sandbox.Limits:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autograder.sandbox.limits import LAUNCHER, Limits, UidClaims, is_root, kernel_env, make_box, policy
 
+
 def fix() -> str:
     """What to do when :func:`probe` fails (the second half of grading's one-line error)."""
     first = ("grade on a machine that allows namespaces (not inside a container that forbids them)" if is_root() else
@@ -29,7 +30,7 @@ try:
     seen = sorted(os.listdir(root))
 except OSError:
     seen = []
-print(json.dumps({"uid": os.getuid(), "root": seen, "slash": sorted(os.listdir("/")), "pids": sum(p.isdigit() for p in os.listdir("/proc"))}))
+print(json.dumps({"uid": os.getuid(), "root": seen, "pids": sum(p.isdigit() for p in os.listdir("/proc"))}))
 """
 
 
