@@ -298,8 +298,7 @@ def _cleanup(job: _Job, state: _Run) -> None:
     if job.container is not None and state.container is not None:
         containers.remove(state.container, job.container)
         return
-    if state.uids is not None:
-        sandbox.kill_uid(job.uid)
+    sandbox.kill_uid(job.uid)  # a no-op without root (no uid of its own) or for a container (-1)
     job.cgroup.destroy()
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import nbformat
 import toy
+from corpus import outputs
 
 SQ, ADD = toy.CORRECT["square"], toy.CORRECT["add"]
 PROBE_LINE = re.compile(r"PROBE (\w+) (BLOCKED|OPEN)(.*)")
@@ -171,12 +171,6 @@ else:
     toy.submit(c, "cheat", {"square": cheat, "add": ADD})
     expected["cheat"] = ("graded", 4)
     return expected
-
-
-def outputs(course: Path, student: str) -> str:
-    """Everything the student's graded notebook printed."""
-    nb = nbformat.read(course / "autograded" / student / "toy" / "toy.ipynb", as_version=4)
-    return "\n".join(str(o.get("text", "")) + str(o.get("evalue", "")) for c in nb.cells for o in c.get("outputs", []))
 
 
 def findings(course: Path, students: list[str]) -> dict[str, str]:

@@ -21,7 +21,8 @@ import pytest
 import toy
 
 sys.path.insert(0, str(Path(__file__).parent))
-from probes import Targets, findings, lingering, outputs, unix_listener, write_corpus  # noqa: E402
+from corpus import outputs  # noqa: E402
+from probes import Targets, findings, lingering, unix_listener, write_corpus  # noqa: E402
 
 from autograder.host import container as containers, grade  # noqa: E402
 from autograder.sandbox import limits as sandbox  # noqa: E402
@@ -180,7 +181,7 @@ def _as(user: str, home: Path, argv: list[str], env: dict[str, str], timeout: fl
                           cwd=home, capture_output=True, text=True, timeout=timeout)
 
 
-def _user_course(toy_template: Path, user: str, home: Path) -> Path:
+def _user_course(toy_template: Path, home: Path) -> Path:
     course = home / f"course-{uuid.uuid4().hex[:6]}"
     shutil.copytree(toy_template, course)
     return course
@@ -195,7 +196,7 @@ def _own(user: str, path: Path) -> None:
 def test_ordinary_user_in_a_closed_home(toy_template: Path, instructor: tuple[str, Path, dict[str, str]], marker: str,
                                         elsewhere: Path) -> None:
     user, home, env = instructor
-    course = _user_course(toy_template, user, home)
+    course = _user_course(toy_template, home)
     sentinel = subprocess.Popen(["runuser", "-u", user, "--", "/usr/bin/python3", "-c", "import time; time.sleep(900)",
                                  f"sentinel-{marker}"])
     roots_run = sandbox.UidClaims(sandbox.Limits().uid_base)  # root grading on the same machine at the same time
@@ -225,7 +226,7 @@ def test_no_user_namespaces_stops_grading_before_any_student_code(toy_template: 
                                                                    marker: str) -> None:
     """Fail closed: one line saying why and what to do, nothing graded; --no-sandbox grades and says so; check runs."""
     user, home, env = instructor
-    course = _user_course(toy_template, user, home)
+    course = _user_course(toy_template, home)
     toy.submit(course, "alice", {"square": toy.CORRECT["square"] + f"\nopen('/tmp/ran-{marker}', 'w')",
                                  "add": toy.CORRECT["add"]})
     _own(user, course)
