@@ -25,6 +25,27 @@ c.ExecutePreprocessor.kernel_name = "python3"
 # Long outputs (e.g. a student printing in a loop) are cut in the graded copy.
 c.LimitOutput.max_lines = 400
 
+# An exercise is written once, in the source notebook (README, "Write your own exercise"): generating the
+# assignment fills each check cell's generated block from the solution cell, stores the grader's references in
+# references/<assignment>/ and strips the definitions from the released copy. Then nbgrader's own steps.
+c.GenerateAssignment.preprocessors = [
+    "autograder.instructor.fill_generated.FillGenerated",
+    "nbgrader.preprocessors.IncludeHeaderFooter", "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells", "nbgrader.preprocessors.ClearSolutions", "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata", "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells", "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme", "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Plain `nbgrader autograde` judges the checks' evidence against those references too (the fixed cases; the kit's
+# own grader adds a challenge case per run and runs the kernel in its sandbox).
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute", "autograder.run.judge.preprocessor.JudgeEvidence", "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Feedback never shows a hidden check's code: each hidden check cell shows its name, score and the explanation
 # of its failure, and a summary per exercise opens the page (autograder/instructor/hide_checks.py and
 # feedback_summary.py). The order matters: scores first, then the summary, which reads the outputs the

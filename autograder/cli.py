@@ -279,12 +279,15 @@ def parser() -> argparse.ArgumentParser:
     cs.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
     cs.set_defaults(func=cmd_coursera)
 
-    r = sub.add_parser("release", help="regenerate release/ with nbgrader generate_assignment")
+    r = sub.add_parser("release", help="regenerate release/ and references/ from source/ (nbgrader generate_assignment), "
+                                       "after grading the solution (full marks) and the empty notebook (0)")
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    r.set_defaults(func=lambda a: _lazy("instructor.release", assignments=True)(_none_if_empty(a)))
+    r.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip grading the solution and the empty notebook before writing the release")
+    r.set_defaults(func=lambda a: _lazy("instructor.release", assignments=True, verify=True)(_none_if_empty(a)))
 
     d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
-    d.add_argument("assignment", nargs="?", default="unet", choices=["unet", "unet_variants"])
+    d.add_argument("assignment", nargs="?", default="unet", help="an assignment of source/ (default: unet)")
     d.set_defaults(func=_lazy("instructor.demo", assignment=True))
 
     la = sub.add_parser("lab", help="JupyterLab with nbgrader: the student's seat, or the instructor's (--instructor)")

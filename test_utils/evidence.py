@@ -1,13 +1,14 @@
 """What a graded check cell runs: check the answer here, and record evidence for the grader.
 
-``check(exercise, answer, expected)`` — the public check — builds the answer at the public sizes,
+``check(exercise, answer, expected)`` — the public check — takes the exercise as the cell defines it
+(``exercise = {...}``, generated from the instructor's notebook when the assignment is released), builds the answer at the public sizes,
 compares each case with the expected description shown in the cell (every setting, which layer feeds
 which, what is returned) and raises ``AssertionError`` listing every difference, or prints
 ``All tests passed!``.
 
 ``record(exercise, answer)`` — the hidden check — builds the answer at the hidden sizes and settings.
-Its verdict is decided by the grader, outside this kernel; where the grader's references are
-importable (an instructor running plain ``nbgrader autograde`` in the course) it is also checked here.
+Its verdict is decided by the grader, outside this kernel, against the instructor's solution (which
+this kernel never sees).
 
 While a notebook is graded (``NBGRADER_EXECUTION`` is set, or the grader passed a challenge seed in
 ``UNET_COURSE_CHALLENGE``), both also *emit evidence*: an output of MIME type :data:`MIME` holding the
@@ -38,14 +39,14 @@ def challenge_seed() -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _describe_case(spec: exercises.Exercise, answer: Any, case: dict[str, Any], seed: int | None,
+def _describe_case(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, Any], seed: int | None,
                    model: Any = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"case": case}
     try:
         if spec.kind == "metric":
             entry["metric"] = exercises.metric_evidence(answer, case)
             return entry
-        model = model if model is not None else exercises.build(spec.name, answer, case)
+        model = model if model is not None else exercises.build(spec, answer, case)
         entry["description"] = structure.describe(model)
         if case.get("numbers") and seed is not None:
             entry["numbers"] = {"inference": exercises.measure(model, seed, training=False)}
@@ -57,20 +58,21 @@ def _describe_case(spec: exercises.Exercise, answer: Any, case: dict[str, Any], 
     return entry
 
 
-def collect(exercise: str, answer: Any, part: str, seed: int | None, built: dict[int, Any] | None = None) -> dict[str, Any]:
+def collect(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, part: str, seed: int | None,
+            built: dict[int, Any] | None = None) -> dict[str, Any]:
     """The evidence of one check cell: every case of ``part``, plus the grader's challenge case.
 
     ``built``: models already built for some of the cases (by position), described instead of rebuilt.
     """
-    spec = exercises.EXERCISES[exercise]
+    spec = exercises.spec_of(exercise)
     cases = spec.cases(part)
     if seed is not None:
-        cases.append(exercises.challenge_case(exercise, part, seed))
+        cases.append(exercises.challenge_case(spec, part, seed))
     try:
         signature = exercises.signature_of(answer)
     except (TypeError, ValueError):
         signature = []
-    payload = {"schema": SCHEMA, "exercise": exercise, "part": part, "challenge": seed, "signature": signature,
+    payload = {"schema": SCHEMA, "exercise": spec.name, "part": part, "challenge": seed, "signature": signature,
                "cases": [_describe_case(spec, answer, case, seed, (built or {}).get(index))
                          for index, case in enumerate(cases)]}
     if spec.kind == "metric":
@@ -91,7 +93,7 @@ def _emit(payload: dict[str, Any]) -> None:
     display({MIME: payload}, raw=True)
 
 
-def _case_text(spec: exercises.Exercise, case: dict[str, Any]) -> str:
+def _case_text(spec: exercises.ExerciseSpec, case: dict[str, Any]) -> str:
     if spec.kind == "metric":
         return f"{case['classes']} classes"
     parts = [f"{k}={v!r}" for k, v in case["kwargs"].items()]
@@ -100,7 +102,7 @@ def _case_text(spec: exercises.Exercise, case: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _signature_problem(spec: exercises.Exercise, signature: list[list[str]]) -> str | None:
+def _signature_problem(spec: exercises.ExerciseSpec, signature: list[list[str]]) -> str | None:
     want = [list(pair) for pair in spec.signature]
     if signature == want:
         return None
@@ -108,7 +110,7 @@ def _signature_problem(spec: exercises.Exercise, signature: list[list[str]]) -> 
     return f"{spec.function}'s arguments or defaults were changed: keep {spec.function}({text})"
 
 
-def _general_problems(spec: exercises.Exercise, payload: dict[str, Any]) -> list[str]:
+def _general_problems(spec: exercises.ExerciseSpec, payload: dict[str, Any]) -> list[str]:
     """What is wrong beyond the cases: a changed signature, a metric that cannot be saved."""
     problems = []
     signature = _signature_problem(spec, payload["signature"])
@@ -136,21 +138,12 @@ def _metric_problems(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _compare(spec: exercises.Exercise, entry: dict[str, Any], want: Any) -> list[str]:
+def _compare(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) -> list[str]:
     if "error" in entry:
         return [f"{spec.function} failed: {entry['error']}"]
     if spec.kind == "metric":
         return _metric_problems(entry["metric"], want)
     return structure.differences(entry["description"], want, spec.free, spec.output_names)
-
-
-def _references() -> Any:
-    """The grader's reference module when this kernel can import it (plain nbgrader), else ``None``."""
-    try:
-        from autograder.run.judge import references  # type: ignore[import-not-found]
-    except Exception:  # a student's machine or the grading sandbox: the judge decides instead
-        return None
-    return references
 
 
 def _fail(title: str, problems: Sequence[str]) -> None:
@@ -168,14 +161,14 @@ def _print_rows(title: str, description: dict[str, Any]) -> None:
     print(f"  returns the outputs of layers {description['outputs']}")
 
 
-def _summaries(spec: exercises.Exercise, answer: Any, summaries: Sequence[Any]) -> dict[int, Any]:
+def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[Any]) -> dict[int, Any]:
     """Print each case's ``summary()`` list and compare it with the expected one (the familiar format first)."""
     __tracebackhide__ = True
     models = {}
     for index, (case, want) in enumerate(zip(spec.cases("public"), summaries), start=1):
         if want is None:
             continue
-        model = exercises.build(spec.name, answer, case)
+        model = exercises.build(spec, answer, case)
         models[index - 1] = model
         print(f"Case {index} ({_case_text(spec, case)}), layer number and summary:")
         for number, row in enumerate(summary(model), start=1):
@@ -184,20 +177,20 @@ def _summaries(spec: exercises.Exercise, answer: Any, summaries: Sequence[Any]) 
     return models
 
 
-def check(exercise: str, answer: Any, expected: Sequence[Any], *, summaries: Sequence[Any] | None = None,
+def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expected: Sequence[Any], *, summaries: Sequence[Any] | None = None,
           show: bool = False) -> None:
     """The public check of ``exercise``: compare ``answer`` with ``expected`` case by case.
 
-    ``expected`` holds one entry per public case: the expected description (blocks, U-Net) or the
+    ``exercise``: the exercise as the cell defines it. ``expected`` holds one entry per public case: the expected description (blocks, U-Net) or the
     expected metric evidence. ``summaries`` (optional, one per case or ``None``) are the expected
     ``summary()`` lists, printed and compared first. Also checks, at sizes picked at random, that the
     structure does not depend on the input size, and keeps the function's signature.
     """
     __tracebackhide__ = True
-    spec = exercises.EXERCISES[exercise]
+    spec = exercises.spec_of(exercise)
     seed = challenge_seed()
     built = _summaries(spec, answer, summaries) if summaries else {}
-    payload = collect(exercise, answer, "public", seed, built=built)
+    payload = collect(spec, answer, "public", seed, built=built)
     _emit(payload)
     problems = _general_problems(spec, payload)
     for index, (entry, want) in enumerate(zip(payload["cases"], expected), start=1):
@@ -207,7 +200,7 @@ def check(exercise: str, answer: Any, expected: Sequence[Any], *, summaries: Seq
         problems += [f"case {index} ({_case_text(spec, entry['case'])}): {p}" for p in found]
     if not problems and spec.kind != "metric" and seed is None:  # while grading, the challenge case does this
         # The same settings at other sizes must give the same structure (only shapes may change).
-        case = exercises.challenge_case(exercise, "public", random.SystemRandom().randrange(2**31))
+        case = exercises.challenge_case(spec, "public", random.SystemRandom().randrange(2**31))
         entry = _describe_case(spec, answer, dict(case, numbers=False), None)
         found = (_compare(spec, entry, None) if "error" in entry else
                  structure.differences(structure.without_shapes(entry["description"]),
@@ -218,22 +211,9 @@ def check(exercise: str, answer: Any, expected: Sequence[Any], *, summaries: Seq
     print("All tests passed!")
 
 
-def record(exercise: str, answer: Any) -> None:
-    """The hidden check of ``exercise``: evidence for the grader (and a local check where possible)."""
+def record(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any) -> None:
+    """The hidden check of ``exercise``: evidence for the grader, which judges it outside this kernel."""
     __tracebackhide__ = True
-    spec = exercises.EXERCISES[exercise]
-    seed = challenge_seed()
-    payload = collect(exercise, answer, "hidden", seed)
-    _emit(payload)
-    # While grading (a challenge seed is set) the judge decides, outside this kernel: no need to compare here too.
-    references = _references() if seed is None else None
-    if references is None:
-        print(f"Hidden checks for {spec.function} recorded; the grader judges them.")
-        return
-    problems = _general_problems(spec, payload)
-    for entry in payload["cases"]:
-        want = references.expected(exercise, entry["case"], seed=None)
-        problems += [f"with {_case_text(spec, entry['case'])}: {p}" for p in _compare(spec, entry, want)]
-    if problems:
-        _fail(f"Hidden checks for {spec.function} found a difference:", problems)
-    print(f"Hidden checks for {spec.function} passed.")
+    spec = exercises.spec_of(exercise)
+    _emit(collect(spec, answer, "hidden", challenge_seed()))
+    print(f"Hidden checks for {spec.function} recorded; the grader judges them.")

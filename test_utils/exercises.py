@@ -1,21 +1,24 @@
-"""The graded exercises as data: which cases each check runs, what is free, how evidence is computed.
+"""An exercise as data: which cases a check runs, what is free, how a case is built and measured.
 
-Shared by the check cells (inside the student's kernel) and by the grader's judge (in its own
-process, :mod:`autograder.run.judge`), so both build, describe and measure a case the same way.
+The definition of every exercise lives in its instructor's source notebook (the solution cell's
+``exercise`` metadata, see the README's "Write your own exercise"). When the assignment is released, a
+check cell receives the part it needs as a plain dict (``exercise = {...}`` in the cell), and the grader
+reads the same definition from what the release stored for it. This module turns such a dict into an
+:class:`ExerciseSpec` and builds, describes and measures a case the same way in the student's kernel and in
+the grader's judge (:mod:`autograder.run.judge`).
 
 A *case* is plain JSON:
 
-* blocks: ``{"inputs": [[h, w, c], ...], "kwargs": {...}, "numbers": bool}``;
-* ``unet_model``: ``{"kwargs": {"input_size": [h, w, c], "n_filters": f, "n_classes": k}, "numbers": bool}``
-  — built with the stand-in blocks of :func:`unet_stand_ins`, so it is judged only on how it connects
-  its blocks (a mistake in Exercise 1 or 2 does not count again);
-* the metric: ``{"classes": k, "batches": [[true ids, scores], ...]}`` (literal), or
+* ``block``: ``{"inputs": [[h, w, c], ...], "kwargs": {...}}`` — fresh ``Input``s, then ``function(*inputs, **kwargs)``;
+* ``model``: ``{"kwargs": {"input_size": [h, w, c], ...}}`` — built with the stand-ins of :func:`stand_ins`
+  in place of the other exercises' functions, so it is judged only on how it connects them;
+* ``metric``: ``{"classes": k, "batches": [[true ids, scores], ...]}`` (literal), or
   ``{"classes": k, "shape": [b, h, w], "batches": n, "seed": s, "flat_labels": bool}`` (generated).
 
-``challenge_case(exercise, part, seed)`` is the case whose sizes the grader picks at grading time
-(the grader passes the seed to the kernel in ``UNET_COURSE_CHALLENGE``): copying the expected data of a
-public cell cannot answer it. ``numbers`` cases also record outputs computed from weights and inputs
-derived from the seed (:func:`measure`), which the judge recomputes with the reference.
+``challenge_case(spec, part, seed)`` is the case whose sizes the grader picks at grading time (the grader
+passes the seed to the kernel in ``UNET_COURSE_CHALLENGE``): copying the expected data of a public cell
+cannot answer it. Its cases carry ``"numbers": true``: outputs computed from weights and inputs derived from
+the seed (:func:`measure`), which the judge recomputes with the reference.
 """
 from __future__ import annotations
 
@@ -26,129 +29,128 @@ from typing import Any, Callable
 
 from . import structure
 
-__all__ = ["Exercise", "EXERCISES", "challenge_case", "build", "measure", "signature_of",
+__all__ = ["ExerciseSpec", "KINDS", "challenge_case", "build", "measure", "signature_of", "stand_ins",
            "unet_stand_ins", "metric_batches", "metric_evidence", "metric_saves"]
 
 #: Settings no notebook states, so they never cost points: initializers other than the stated ones.
-_UNSTATED = (("*", "bias_initializer"), ("*", "gamma_initializer"), ("*", "beta_initializer"),
-             ("*", "moving_mean_initializer"), ("*", "moving_variance_initializer"))
+UNSTATED = (("*", "bias_initializer"), ("*", "gamma_initializer"), ("*", "beta_initializer"),
+            ("*", "moving_mean_initializer"), ("*", "moving_variance_initializer"))
 PROJECTIONS = 16
+KINDS = ("block", "model", "metric")
 
 
 @dataclass(frozen=True)
-class Exercise:
+class ExerciseSpec:
     """One graded function: its cases, its free settings and how its evidence is judged."""
 
     name: str                      # grade_id of the answer cell
     function: str                  # name of the graded function or class in the notebook
-    kind: str                      # "block", "unet" or "metric"
+    kind: str                      # "block", "model" or "metric"
     signature: tuple[tuple[str, str], ...]
     public: tuple[dict[str, Any], ...]
-    hidden: tuple[dict[str, Any], ...]
-    free: tuple[tuple[str, str], ...] = _UNSTATED
+    hidden: tuple[dict[str, Any], ...] = ()
+    free: tuple[tuple[str, str], ...] = UNSTATED
     output_names: tuple[str, ...] = ()
     training_mode: bool = False    # numbers also in training mode (batch normalisation)
+    challenge: tuple[tuple[str, Any], ...] = ()   # hidden challenge: setting -> range or constant, in draw order
+    channels: tuple[int, int] | None = None       # channel range of challenge inputs
+    stand_ins: tuple[tuple[str, str], ...] = ()   # model kind: function name -> "encoder" | "decoder"
 
     def cases(self, part: str) -> list[dict[str, Any]]:
         """The fixed cases of the public or the hidden check."""
         return [dict(case) for case in (self.public if part == "public" else self.hidden)]
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExerciseSpec":
+        """The spec a check cell or the grader holds as plain JSON (see :meth:`to_json`)."""
+        return cls(name=str(data["name"]), function=str(data.get("function") or data["name"]), kind=str(data["kind"]),
+                   signature=tuple((str(n), str(d)) for n, d in data.get("signature", [])),
+                   public=tuple(data.get("public", [])), hidden=tuple(data.get("hidden", [])),
+                   free=UNSTATED + tuple((str(a), str(b)) for a, b in data.get("free", [])),
+                   output_names=tuple(str(n) for n in data.get("outputs", [])),
+                   training_mode=bool(data.get("training_mode", False)),
+                   challenge=tuple((str(k), v) for k, v in dict(data.get("challenge", {})).items()),
+                   channels=tuple(data["channels"]) if data.get("channels") else None,  # type: ignore[arg-type]
+                   stand_ins=tuple((str(k), str(v)) for k, v in dict(data.get("stand_ins", {})).items()))
 
-def _block(inputs: list[list[int]], numbers: bool = False, **kwargs: Any) -> dict[str, Any]:
-    return {"inputs": inputs, "kwargs": kwargs, "numbers": numbers}
+    def to_json(self, part: str = "hidden") -> dict[str, Any]:
+        """Plain JSON for a check cell: the public part leaves the hidden cases out."""
+        out: dict[str, Any] = {"name": self.name, "function": self.function, "kind": self.kind,
+                               "signature": [list(p) for p in self.signature], "public": list(self.public)}
+        if part == "hidden":
+            out["hidden"] = list(self.hidden)
+        extra_free = [list(p) for p in self.free if p not in UNSTATED]
+        for key, value in (("free", extra_free), ("outputs", list(self.output_names)),
+                           ("training_mode", self.training_mode), ("challenge", dict(self.challenge)),
+                           ("channels", list(self.channels) if self.channels else None),
+                           ("stand_ins", dict(self.stand_ins))):
+            if value:
+                out[key] = value
+        return out
 
 
-_CONV_SIGNATURE = (("inputs", "None"), ("n_filters", "32"), ("dropout_prob", "0"), ("max_pooling", "True"))
-_UP_SIGNATURE = (("expansive_input", "<required>"), ("contractive_input", "<required>"), ("n_filters", "32"))
-_PAIR = ("next_layer", "skip_connection")
-
-_PUBLIC_METRIC = {"classes": 5, "batches": [
-    # batch 1: labels with a trailing axis; class 3 is predicted once but never true, class 4 occurs nowhere
-    [[[[0], [1]], [[1], [2]]], [[[5., 1., 0., 0., 0.], [0., 3., 1., 0., 0.]], [[0., 1., 4., 0., 0.], [0., 0., 1., 2., 0.]]]],
-    # batch 2: labels without it
-    [[[2, 2], [0, 1]], [[[0., 0., 3., 0., 0.], [1., 0., 2., 0., 0.]], [[2., 0., 0., 0., 0.], [0., 0., 0., 1., 0.]]]],
-]}
-
-EXERCISES: dict[str, Exercise] = {e.name: e for e in (
-    Exercise("conv_block", "conv_block", "block", _CONV_SIGNATURE,
-             public=(_block([[96, 128, 3]], n_filters=32),
-                     _block([[96, 128, 3]], n_filters=1024, dropout_prob=0.1, max_pooling=True)),
-             hidden=(_block([[64, 80, 5]], n_filters=8),
-                     _block([[32, 32, 3]], n_filters=4, dropout_prob=0.25, max_pooling=False),
-                     _block([[16, 16, 3]], n_filters=4, max_pooling=False),
-                     _block([[48, 64, 16]], n_filters=12, dropout_prob=0.5)),
-             output_names=_PAIR),
-    Exercise("upsampling_block", "upsampling_block", "block", _UP_SIGNATURE,
-             public=(_block([[12, 16, 256], [24, 32, 128]], n_filters=32),),
-             hidden=(_block([[6, 8, 64], [12, 16, 32]], n_filters=16),
-                     _block([[10, 10, 8], [20, 20, 4]], n_filters=3)),
-             free=_UNSTATED + (("Conv2DTranspose", "kernel_initializer"),)),
-    Exercise("unet_model", "unet_model", "unet",
-             (("input_size", "(96, 128, 3)"), ("n_filters", "32"), ("n_classes", "23")),
-             public=({"kwargs": {"input_size": [96, 128, 3], "n_filters": 32, "n_classes": 23}},),
-             hidden=({"kwargs": {"input_size": [64, 64, 3], "n_filters": 4, "n_classes": 5}},
-                     {"kwargs": {"input_size": [32, 48, 1], "n_filters": 2, "n_classes": 13}}),
-             # the notebook never states the 1x1 output convolution's initializer
-             free=_UNSTATED + (("output", "kernel_initializer"),)),
-    Exercise("mean_iou", "SegmentationMeanIoU", "metric", (("num_classes", "<required>"), ("name", "'mean_iou'")),
-             public=(_PUBLIC_METRIC,),
-             hidden=({"classes": 13, "shape": [2, 16, 16], "batches": 3, "seed": 2024, "flat_labels": False},
-                     {"classes": 6, "shape": [3, 8, 8], "batches": 2, "seed": 7, "flat_labels": True},
-                     {"classes": 4, "shape": [1, 5, 7], "batches": 4, "seed": 99, "flat_labels": False})),
-    Exercise("upsample_conv_block", "upsample_conv_block", "block", _UP_SIGNATURE,
-             public=(_block([[12, 16, 256], [24, 32, 128]], n_filters=32),),
-             hidden=(_block([[4, 4, 8], [8, 8, 6]], n_filters=5),
-                     _block([[6, 10, 3], [12, 20, 2]], n_filters=7))),
-    Exercise("bn_conv_block", "bn_conv_block", "block", _CONV_SIGNATURE,
-             # the first public case has no dropout: the grader's variant of it also runs in training mode
-             public=(_block([[8, 8, 3]], n_filters=4),
-                     _block([[96, 128, 3]], n_filters=32, dropout_prob=0.2)),
-             hidden=(_block([[16, 16, 5]], n_filters=6, max_pooling=False),
-                     _block([[32, 16, 2]], n_filters=3, dropout_prob=0.4),
-                     _block([[8, 8, 3]], n_filters=4, max_pooling=False)),
-             output_names=_PAIR, training_mode=True),
-)}
+def spec_of(exercise: "ExerciseSpec | dict[str, Any]") -> ExerciseSpec:
+    """An :class:`ExerciseSpec` from itself or from its JSON."""
+    return exercise if isinstance(exercise, ExerciseSpec) else ExerciseSpec.from_json(exercise)
 
 
 # ------------------------------------------------------------------------------------ grading-time cases
 
-def challenge_case(exercise: str, part: str, seed: int) -> dict[str, Any]:
+def _draw(rng: Any, value: Any) -> Any:
+    """One challenge setting: ``[lo, hi)`` ints, ``[lo, hi]`` floats (2 decimals), ``[false, true]``, or a constant."""
+    if isinstance(value, list) and len(value) == 2:
+        lo, hi = value
+        if isinstance(lo, bool) and isinstance(hi, bool):
+            return bool(rng.integers(2))
+        if isinstance(lo, int) and isinstance(hi, int):
+            return int(rng.integers(lo, hi))
+        return round(float(rng.uniform(float(lo), float(hi))), 2)
+    return value
+
+
+def _drawn(spec: ExerciseSpec, rng: Any) -> dict[str, Any]:
+    """The hidden challenge's settings, drawn in the order of the function's parameters."""
+    order = [name for name, _ in spec.signature]
+    ranked = sorted(spec.challenge, key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return {name: _draw(rng, value) for name, value in ranked}
+
+
+def challenge_case(exercise: "ExerciseSpec | dict[str, Any]", part: str, seed: int) -> dict[str, Any]:
     """The case whose sizes the grader picks from ``seed`` at grading time.
 
     For the public check only the sizes change (the settings are those of the first public case),
     so a public check that passes on the student's machine passes at grading time too; the
-    hidden check's challenge changes settings as well.
+    hidden check's challenge also draws the settings its ``challenge`` declares.
     """
     import numpy as np
 
-    spec = EXERCISES[exercise]
-    rng = np.random.default_rng([int(seed), zlib.crc32(exercise.encode()), 0 if part == "public" else 1])
+    spec = spec_of(exercise)
+    rng = np.random.default_rng([int(seed), zlib.crc32(spec.name.encode()), 0 if part == "public" else 1])
     first = spec.public[0]
     if spec.kind == "metric":
         classes = int(rng.integers(3, 9)) if part == "hidden" else int(first["classes"])
         shape = [int(rng.integers(1, 4)), int(rng.integers(3, 9)), int(rng.integers(3, 9))]
         return {"classes": classes, "shape": shape, "batches": int(rng.integers(2, 5)),
                 "seed": int(rng.integers(2**31)), "flat_labels": bool(rng.integers(2)) and part == "hidden"}
-    if spec.kind == "unet":
+    if spec.kind == "model":
         side = [16 * int(rng.integers(1, 3)), 16 * int(rng.integers(1, 3)), int(rng.integers(1, 4))]
         kwargs = dict(first["kwargs"], input_size=side)
         if part == "hidden":
-            kwargs.update(n_filters=int(rng.integers(1, 5)), n_classes=int(rng.integers(2, 8)))
+            kwargs.update(_drawn(spec, rng))
         return {"kwargs": kwargs, "numbers": True}
     height, width = 2 * int(rng.integers(2, 6)), 2 * int(rng.integers(2, 6))
     kwargs = dict(first["kwargs"])
     if part == "hidden":
-        kwargs["n_filters"] = int(rng.integers(1, 7))
-        if "max_pooling" in dict(spec.signature):
-            kwargs["max_pooling"] = bool(rng.integers(2))
-            # training-mode numbers need a deterministic forward pass: no dropout there
-            kwargs["dropout_prob"] = 0 if spec.training_mode else round(float(rng.uniform(0.1, 0.5)), 2)
+        kwargs.update(_drawn(spec, rng))
+    lo, hi = spec.channels or ((1, 5) if len(first["inputs"]) == 1 else (1, 6))
     if len(first["inputs"]) == 1:
-        inputs = [[height, width, int(rng.integers(1, 5))]]
-    else:
-        inputs = [[height // 2, width // 2, int(rng.integers(1, 6))], [height, width, int(rng.integers(1, 6))]]
-    if kwargs.get("n_filters", 0) > 64:
-        kwargs["n_filters"] = int(rng.integers(1, 7))
+        inputs = [[height, width, int(rng.integers(lo, hi))]]
+    else:  # the inputs before the last come from a coarser step: half its height and width
+        inputs = [[height // 2, width // 2, int(rng.integers(lo, hi))] for _ in first["inputs"][:-1]]
+        inputs.append([height, width, int(rng.integers(lo, hi))])
+    for name, value in list(kwargs.items()):  # keep public challenges small: wide public settings are redrawn
+        if isinstance(value, int) and not isinstance(value, bool) and value > 64:
+            kwargs[name] = int(rng.integers(1, 7))
     return {"inputs": inputs, "kwargs": kwargs, "numbers": True}
 
 
@@ -196,19 +198,28 @@ def unet_stand_ins() -> tuple[Callable[..., Any], Callable[..., Any]]:
     return conv_block, upsampling_block
 
 
-def build(exercise: str, func: Any, case: dict[str, Any]) -> Any:
+def stand_ins() -> dict[str, Callable[..., Any]]:
+    """The stand-in blocks a ``model`` exercise is built with, by role: ``encoder`` and ``decoder``."""
+    encoder, decoder = unet_stand_ins()
+    return {"encoder": encoder, "decoder": decoder}
+
+
+def build(exercise: "ExerciseSpec | dict[str, Any]", func: Any, case: dict[str, Any]) -> Any:
     """The Keras model of ``func`` for one case (blocks: from fresh Inputs to what the block returns)."""
     import tensorflow as tf
 
-    spec = EXERCISES[exercise]
-    if spec.kind == "unet":
-        conv, up = unet_stand_ins()
-        kwargs = dict(case["kwargs"], input_size=tuple(case["kwargs"]["input_size"]))
+    spec = spec_of(exercise)
+    if spec.kind == "model":
+        roles = stand_ins()
+        kwargs = dict(case["kwargs"])
+        if "input_size" in kwargs:
+            kwargs["input_size"] = tuple(kwargs["input_size"])
         namespace = getattr(func, "__globals__", None)
         if namespace is None:
             raise TypeError(f"{spec.function} should be a Python function, got {type(func).__name__}")
-        saved = {name: namespace.get(name) for name in ("conv_block", "upsampling_block")}
-        namespace.update(conv_block=conv, upsampling_block=up)
+        replaced = {name: roles[role] for name, role in spec.stand_ins}
+        saved = {name: namespace.get(name) for name in replaced}
+        namespace.update(replaced)
         try:
             model = func(**kwargs)
         finally:

@@ -10,6 +10,7 @@ from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder.course import exercise_book
 from autograder.errors import UserError
 
 
@@ -32,6 +33,8 @@ class AssignmentDef:
     name: str
     duedate: str | None
     notebooks: list[NotebookDef]
+    #: notebook -> the bundle the release stored for the grader (exercise specs, solutions, frozen references)
+    exercises: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -40,7 +43,11 @@ class AssignmentDef:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "AssignmentDef":
         """Inverse of :meth:`to_json`."""
-        return cls(data["name"], data.get("duedate"), [NotebookDef(**nb) for nb in data["notebooks"]])
+        bundles = data.get("exercises") or {}
+        if not isinstance(bundles, dict):
+            raise UserError("the assignment definition's exercises are not an object", "regenerate the job")
+        return cls(data["name"], data.get("duedate"), [NotebookDef(**nb) for nb in data["notebooks"]],
+                   {str(k): exercise_book.validate_bundle(v, f"bundle {k}") for k, v in bundles.items()})
 
     def max_scores(self) -> dict[str, dict[str, float]]:
         """notebook -> graded cell -> max score (grade and task cells)."""

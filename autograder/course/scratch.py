@@ -15,6 +15,7 @@ from typing import Literal
 
 from autograder.course import definition as definitions
 from autograder.course.directory import CONFIG_NAME, Course, regular_files
+from autograder.course.exercise_book import REFERENCES
 
 __all__ = ["copy_files", "build", "private_course"]
 
@@ -38,12 +39,14 @@ def copy_files(src: Path, dest: Path, *, notebooks: bool = True) -> list[Path]:
 
 
 def build(dest: Path, *, origin: Path, assignment: str, config: bool = True, release: bool = False,
-          source: Source = "none", data: bool = False, gradebook: Path | None = None) -> Path:
+          source: Source = "none", data: bool = False, gradebook: Path | None = None,
+          references: bool = True) -> Path:
     """Lay out ``dest`` as a course holding what the caller asks for from the course at ``origin``.
 
     ``source``: ``"files"`` copies the assignment's data files but not its notebooks (the solutions),
     ``"all"`` everything (to regenerate the release). ``data`` links ``dest/data`` to the course's
-    dataset. ``gradebook``: a gradebook file copied to ``dest/gradebook.db`` (mode 0600).
+    dataset. ``gradebook``: a gradebook file copied to ``dest/gradebook.db`` (mode 0600). ``references``:
+    the grader's bundles of the assignment (``references/<assignment>/``), copied when the course has them.
     """
     dest.mkdir(parents=True, exist_ok=True)
     if config and (origin / CONFIG_NAME).is_file():
@@ -52,6 +55,8 @@ def build(dest: Path, *, origin: Path, assignment: str, config: bool = True, rel
         copy_files(origin / "release" / assignment, dest / "release" / assignment)
     if source != "none":
         copy_files(origin / "source" / assignment, dest / "source" / assignment, notebooks=source == "all")
+    if references:  # what the release stored for the grader: grader-side copies only, never a kernel's
+        copy_files(origin / REFERENCES / assignment, dest / REFERENCES / assignment)
     if data and (origin / "data").exists() and not (dest / "data").exists():
         (dest / "data").symlink_to((origin / "data").resolve())
     if gradebook is not None:

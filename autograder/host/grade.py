@@ -19,6 +19,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from tqdm import tqdm
 
 from autograder.course import definition as definitions
+from autograder.course import exercise_book
 from autograder.host import container as containers
 from autograder.host import forkserver, report, scheduler, store
 from autograder.contracts import results
@@ -115,6 +116,7 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     if submission_timeout:
         limits.submission_timeout = float(submission_timeout)
     definition = definitions.read(course.db_url, course.course_id, assignment)
+    definition.exercises = exercise_book.load_bundles(course.root, assignment)  # the release's references
     if container is not None:
         container = containers.preflight(container)
     elif confine:

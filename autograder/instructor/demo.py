@@ -37,9 +37,16 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     from autograder.instructor import feedback
     from autograder.host import grade  # the grading stages
 
-    notebook, cases = examples.ASSIGNMENTS[assignment]
+    found = examples.for_course(root)
+    if assignment not in found:
+        from autograder.errors import UserError
+
+        raise UserError(f"no assignment {assignment!r} with exercises in {root / 'source'}",
+                        "name one of: " + ", ".join(sorted(found)))
+    notebook, cases = found[assignment]
     print("1/4  Regenerating release/ from source/ ...")
-    for folder in release.run(root=root):
+    # no separate check of the release: the demo grades the solution (demo-correct) and the empty notebook itself
+    for folder in release.run(root=root, verify=False):
         print(f"     {folder.relative_to(root)}")
     print("2/4  Writing example submissions ...")
     for path in examples.write_examples(root=root, assignment=assignment):
@@ -50,7 +57,8 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     feedback.run(root=root, assignment=assignment)
 
     course = Course.open(root)
-    all_expected = print_table(definition=definitions.read(course.db_url, course.course_id, assignment), rows=rows)
+    all_expected = print_table(definition=definitions.read(course.db_url, course.course_id, assignment), rows=rows,
+                               cases=cases)
     print("\nWhat each student did:")
     for example in cases:
         print(f"  {example.student:<26}{example.description}")
@@ -62,7 +70,8 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     return 0
 
 
-def print_table(*, definition: AssignmentDef, rows: dict[str, dict]) -> bool:
+def print_table(*, definition: AssignmentDef, rows: dict[str, dict],
+                cases: tuple[examples.Example, ...] | None = None) -> bool:
     """Print the demo's table for ``rows`` (student -> grades.csv row) of the assignment ``definition``; True
     when every example scored as expected."""
     from autograder.course import exercises
@@ -72,4 +81,5 @@ def print_table(*, definition: AssignmentDef, rows: dict[str, dict]) -> bool:
         scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
         passed[student] = {e.name: e.passed for e in exercises.evaluate(definition, scores)}
     names = [e.name for e in exercises.evaluate(definition, {})]
-    return _table(rows, cases=examples.ASSIGNMENTS[definition.name][1], exercise_names=names, passed=passed)
+    cases = cases if cases is not None else examples.ASSIGNMENTS[definition.name][1]
+    return _table(rows, cases=cases, exercise_names=names, passed=passed)

@@ -1,9 +1,12 @@
 """Example submissions of the assignments: the demo grades them and the tests check their scores.
 
 Each example is the *released* notebook with the answer cells filled in from the instructor's solution in
-``source/``, optionally changed by a few text edits that reproduce a mistake students really make. An edit
-that no longer matches the solution raises, so an example can never silently turn into a copy of the
-solution when the notebook changes.
+``source/``, optionally changed by a few text edits. The examples are read from the source notebook too: each
+exercise's metadata may declare a correct ``alternative`` rewrite and ``mistakes`` students really make
+(README, "Write your own exercise"). Every assignment gets ``demo-correct`` (the solution), ``demo-alternative``
+(every alternative edit at once, when there are any), one submission per declared mistake (that exercise
+scores 0, the others full marks) and ``demo-untouched`` (the released notebook as it is: 0 everywhere). An edit
+that no longer matches the solution raises, so an example can never silently turn into a copy of the solution.
 """
 from __future__ import annotations
 
@@ -13,10 +16,13 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.course import exercise_book
+
 __all__ = ["ASSIGNMENTS", "Example", "UNET_EXAMPLES", "VARIANTS_EXAMPLES", "answer_sources", "build_submission",
-           "write_examples"]
+           "for_course", "examples_of", "write_examples"]
 
 _SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -33,89 +39,57 @@ class Example:
     expected: dict[str, float] = field(default_factory=dict)
 
 
-def _points(**exercises: tuple[float, float]) -> dict[str, float]:
-    """Expected points per test cell from (public, hidden) points per exercise."""
-    cells: dict[str, float] = {}
-    for exercise, (public, hidden) in exercises.items():
-        cells[f"test_{exercise}"] = public
-        cells[f"test_{exercise}_hidden"] = hidden
-    return cells
+def _check_points(nb: nbformat.NotebookNode, names: list[str]) -> dict[str, dict[str, float]]:
+    """exercise -> its graded check cells -> points (the longest exercise name owns a cell)."""
+    out: dict[str, dict[str, float]] = {name: {} for name in names}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id") or ""
+        owners = [n for n in names if grade_id.startswith(f"test_{n}")]
+        if meta.get("grade") and owners:
+            out[max(owners, key=len)][grade_id] = float(meta.get("points") or 0)
+    return out
 
 
-_FULL = (4.0, 6.0)
-_NONE = (0.0, 0.0)
+def examples_of(source_notebook: Path) -> tuple[Example, ...]:
+    """The examples a source notebook's exercises declare (plus the correct and the untouched submission)."""
+    book = exercise_book.read(source_notebook)
+    names = [entry.name for entry in book.entries]
+    cells = _check_points(nbformat.read(source_notebook, as_version=4), names)
+
+    def points(zero: tuple[str, ...] = ()) -> dict[str, float]:
+        return {cell: (0.0 if name in zero else full) for name in names for cell, full in cells[name].items()}
+
+    found = [Example("demo-correct", "the instructor's solution", expected=points())]
+    alternative = {e.name: [tuple(p) for p in e.meta.get("examples", {}).get("alternative", [])] for e in book.entries}
+    alternative = {name: edits for name, edits in alternative.items() if edits}
+    if alternative:
+        found.append(Example("demo-alternative", "correct, written differently", edits=alternative, expected=points()))  # type: ignore[arg-type]
+    for entry in book.entries:
+        for mistake in entry.meta.get("examples", {}).get("mistakes", []):
+            found.append(Example(mistake["student"], str(mistake.get("description", "")),
+                                 edits={entry.name: [tuple(p) for p in mistake["edits"]]},  # type: ignore[misc]
+                                 expected=points((entry.name,))))
+    found.append(Example("demo-untouched", "the released notebook, handed in without changes",
+                         untouched=tuple(names), expected=points(tuple(names))))
+    return tuple(found)
 
 
-def _unet(conv: tuple[float, float], up: tuple[float, float], unet: tuple[float, float]) -> dict[str, float]:
-    return _points(conv_block=conv, upsampling_block=up, unet_model=unet)
+def for_course(root: Path) -> dict[str, tuple[str, tuple[Example, ...]]]:
+    """assignment -> (notebook file name, its examples), for every source notebook that declares exercises."""
+    out = {}
+    for folder in sorted(p for p in (root / "source").glob("*") if p.is_dir() and not p.name.startswith((".", "_"))):
+        for path in sorted(folder.glob("*.ipynb")):
+            if exercise_book.has_exercises(nbformat.read(path, as_version=4)):
+                out[folder.name] = (path.name, examples_of(path))
+                break
+    return out
 
 
-def _variants(iou: tuple[float, float], upc: tuple[float, float], bn: tuple[float, float]) -> dict[str, float]:
-    return _points(mean_iou=iou, upsample_conv_block=upc, bn_conv_block=bn)
-
-
-UNET_EXAMPLES: tuple[Example, ...] = (
-    Example("demo-correct", "the instructor's solution", expected=_unet(_FULL, _FULL, _FULL)),
-    Example(
-        "demo-alternative", "correct, written differently (keywords, strides=2, a Concatenate layer)",
-        edits={
-            "conv_block": [('MaxPooling2D(pool_size=(2, 2))(features)', 'MaxPooling2D(2, strides=2)(features)'),
-                           ('Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(inputs)',
-                            'Conv2D(filters=n_filters, kernel_size=(3, 3), activation="relu", padding="same",\n'
-                            '                      kernel_initializer="he_normal")(inputs)')],
-            "upsampling_block": [("concatenate([up, contractive_input], axis=3)",
-                                  "tf.keras.layers.Concatenate(axis=-1)([up, contractive_input])")],
-            "unet_model": [("conv_block(enc3[0], n_filters * 8, dropout_prob=0.3)",
-                            "conv_block(inputs=enc3[0], n_filters=8 * n_filters, dropout_prob=0.3, max_pooling=True)")],
-        },
-        expected=_unet(_FULL, _FULL, _FULL)),
-    Example(
-        "demo-mistake-conv", "Exercise 1: the second convolution has no activation",
-        edits={"conv_block": [(
-            'features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(features)',
-            'features = Conv2D(n_filters, 3, padding="same", kernel_initializer="he_normal")(features)')]},
-        expected=_unet(_NONE, _FULL, _FULL)),
-    Example(
-        "demo-mistake-upsampling", "Exercise 2: skip connection concatenated first ([skip, up])",
-        edits={"upsampling_block": [("concatenate([up, contractive_input], axis=3)",
-                                     "concatenate([contractive_input, up], axis=3)")]},
-        expected=_unet(_FULL, _NONE, _FULL)),
-    Example(
-        "demo-mistake-unet", "Exercise 3: no dropout in the fourth encoder step",
-        edits={"unet_model": [("conv_block(enc3[0], n_filters * 8, dropout_prob=0.3)",
-                               "conv_block(enc3[0], n_filters * 8)")]},
-        expected=_unet(_FULL, _FULL, _NONE)),
-    Example("demo-untouched", "the released notebook, handed in without changes",
-            untouched=("conv_block", "upsampling_block", "unet_model"), expected=_unet(_NONE, _NONE, _NONE)),
-)
-
-VARIANTS_EXAMPLES: tuple[Example, ...] = (
-    Example("demo-correct", "the instructor's solution", expected=_variants(_FULL, _FULL, _FULL)),
-    Example(
-        "demo-mistake-iou", "Exercise 1: averages over every class, also those that never occur",
-        edits={"mean_iou": [(
-            "        seen = union > 0\n        iou = tf.boolean_mask(intersection, seen) / tf.boolean_mask(union, seen)\n",
-            "        iou = intersection / tf.maximum(union, 1.0)\n")]},
-        expected=_variants(_NONE, _FULL, _FULL)),
-    Example(
-        "demo-mistake-upsample", "Exercise 2: a transposed convolution instead of UpSampling2D",
-        edits={"upsample_conv_block": [("up = UpSampling2D(size=(2, 2))(expansive_input)",
-                                        'up = Conv2DTranspose(n_filters, 3, strides=2, padding="same")(expansive_input)')]},
-        expected=_variants(_FULL, _NONE, _FULL)),
-    Example(
-        "demo-mistake-batchnorm", "Exercise 3: LeakyReLU left at its default slope",
-        edits={"bn_conv_block": [("features = LeakyReLU(negative_slope=0.1)(features)",
-                                  "features = LeakyReLU()(features)")]},
-        expected=_variants(_FULL, _FULL, _NONE)),
-    Example("demo-untouched", "the released notebook, handed in without changes",
-            untouched=("mean_iou", "upsample_conv_block", "bn_conv_block"), expected=_variants(_NONE, _NONE, _NONE)),
-)
-
-# assignment -> (notebook file name, its examples)
-ASSIGNMENTS: dict[str, tuple[str, tuple[Example, ...]]] = {
-    "unet": ("Image_segmentation_Unet.ipynb", UNET_EXAMPLES),
-    "unet_variants": ("Unet_Variants.ipynb", VARIANTS_EXAMPLES),
-}
+#: The kit's own assignments.
+ASSIGNMENTS: dict[str, tuple[str, tuple[Example, ...]]] = for_course(ROOT)
+UNET_EXAMPLES: tuple[Example, ...] = ASSIGNMENTS["unet"][1]
+VARIANTS_EXAMPLES: tuple[Example, ...] = ASSIGNMENTS["unet_variants"][1]
 
 
 def _grade_id(cell: nbformat.NotebookNode) -> str | None:
@@ -140,7 +114,7 @@ def build_submission(example: Example, released: Path, answers: dict[str, str]) 
         for old, new in example.edits.get(grade_id, []):
             if old not in code:
                 raise ValueError(f"example {example.student}: {old!r} is not in the solution of {grade_id}; "
-                                 "update autograder/instructor/examples.py to the current notebook")
+                                 "update the exercise's examples in its source notebook")
             code = code.replace(old, new)
         cell.source = code
     return nb
@@ -148,7 +122,7 @@ def build_submission(example: Example, released: Path, answers: dict[str, str]) 
 
 def write_examples(*, root: Path, assignment: str = "unet") -> list[Path]:
     """Write every example of ``assignment`` into ``root/submitted/<student>/<assignment>/``; return the paths."""
-    notebook, examples = ASSIGNMENTS[assignment]
+    notebook, examples = for_course(root)[assignment] if root != ROOT else ASSIGNMENTS[assignment]
     answers = answer_sources(root / "source" / assignment / notebook)
     released = root / "release" / assignment / notebook
     written = []

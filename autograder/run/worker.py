@@ -91,6 +91,7 @@ def nbgrader_config(job: Job, limits: Limits) -> Any:
     cfg.LimitOutputBytes.max_bytes = limits.max_output_bytes
     cfg.JudgeEvidence.challenge = challenge_seed(job)
     cfg.JudgeEvidence.cache_dir = str(job.judge_cache or "")
+    cfg.JudgeEvidence.bundles = dict(job.definition.get("exercises") or {})
     cfg.KernelManager.transport = "ipc"
     cfg.KernelManager.ip = str(box / "run" / "k")
     cfg.KernelManager.connection_file = str(box / "run" / "kernel.json")

@@ -42,7 +42,7 @@ DEFAULT_ALLOW = [".venv", "data", "test_utils", "data_fetch"]
 #: grader reads (the launcher refuses to start a kernel that could read any of it).
 GRADER_ONLY = ["/opt/course/source", "/opt/course/gradebook.db"]
 #: Course-root entries that are the grader's alone.
-COURSE_PRIVATE = ["gradebook.db", "source", "submitted", "autograded", "feedback", "nbgrader_config.py", ".git"]
+COURSE_PRIVATE = ["gradebook.db", "source", "references", "submitted", "autograded", "feedback", "nbgrader_config.py", ".git"]
 ENV_DROP = r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|COOKIE|^PG|DATABASE|DB_URL|^AWS_|^GOOGLE_|^AZURE_|^SSH_|^GIT|^JPY_|^JUPYTER_|^KAGGLE"
 #: Variables that cap the numeric libraries' threads (one kernel must not take every core).
 THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

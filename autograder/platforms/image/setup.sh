@@ -19,4 +19,4 @@ venv/bin/python -m data_fetch synthetic --frames 48 --dest course/data/synthetic
 chmod -R a+rX /autograder/source
 # The student's kernel runs under a uid of its own: the judge, the gradebook and the sources are root's alone
 # (the launcher refuses to start a kernel that could read them).
-chmod -R go-rwx grader course/gradebook.db course/source course/nbgrader_config.py 2>/dev/null || true
+chmod -R go-rwx grader course/gradebook.db course/source course/references course/nbgrader_config.py 2>/dev/null || true

@@ -5,16 +5,24 @@ the scores. For every graded check cell of a judged notebook it takes the eviden
 the cell, judges them (:mod:`autograder.run.judge.verdict`) and, when the verdict is negative, appends an
 error output with the reason: nbgrader then scores the cell 0, and the feedback shows why. A cell
 that already failed in the kernel stays failed: the score is the lower of the two outcomes.
+
+The grading worker passes the assignment's bundles (what the release stored from the source notebook) and
+the run's challenge seed. Listed in ``nbgrader_config.py`` for plain ``nbgrader autograde`` too: there it reads
+the bundles from the course's ``references/`` folder and judges the fixed cases (no challenge).
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import v4
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer, Unicode
+from traitlets import Dict, Integer, Unicode
+
+from autograder.course import exercise_book
 
 from autograder.run.judge.verdict import MIME, ReferenceCache, Verdict, judge_cell
 
@@ -29,12 +37,18 @@ EVIDENCE_ERROR = "GraderEvidenceError"
 class JudgeEvidence(NbGraderPreprocessor):
     """Judge each graded check cell from its evidence; a negative verdict becomes an error output."""
 
-    challenge = Integer(-1, help="the challenge seed the kernel was given; -1: do not judge").tag(config=True)
+    challenge = Integer(-1, help="the challenge seed the kernel was given; -1: none (judge the fixed cases)").tag(config=True)
+    bundles = Dict(help="notebook -> bundle; empty: read references/<assignment>/ in the course root").tag(config=True)
     cache_dir = Unicode("", help="folder where a run's workers share reference evidence").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         """Judge every cell of the notebook."""
-        self._cache = ReferenceCache(self.cache_dir or None)
+        bundles = dict(self.bundles)
+        if not bundles:
+            root = Path(str(self.config.get("CourseDirectory", {}).get("root") or os.getcwd()))
+            assignment = str(resources.get("nbgrader", {}).get("assignment") or "")
+            bundles = exercise_book.load_bundles(root, assignment) if assignment else {}
+        self._cache = ReferenceCache(bundles, self.cache_dir or None)
         self._notebook = str(resources.get("unique_key") or "")
         return super().preprocess(nb, resources)
 
@@ -53,12 +67,13 @@ class JudgeEvidence(NbGraderPreprocessor):
                 kept.append(output)
         cell["outputs"] = kept
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if self.challenge < 0 or not meta.get("grade") or not meta.get("grade_id"):
+        if not meta.get("grade") or not meta.get("grade_id"):
             return cell, resources
         if any(output.get("output_type") == "error" for output in kept):
             return cell, resources  # already failed in the kernel
         try:
-            verdict = judge_cell(self._notebook, meta["grade_id"], payloads, self.challenge, self._cache)
+            seed = self.challenge if self.challenge >= 0 else None
+            verdict = judge_cell(self._notebook, meta["grade_id"], payloads, seed, self._cache)
         except Exception as error:  # evidence the comparison cannot digest is bad evidence, never a pass
             self.log.warning("judging %s failed: %r", meta["grade_id"], error)
             verdict = Verdict(False, f"the grader could not read this cell's evidence ({type(error).__name__})",

@@ -3,7 +3,8 @@
 Evidence is untrusted data: its size is bounded, its shape is checked field by field before any
 value is used, it is never unpickled, executed or turned back into Keras objects. Every case the
 cell must cover (its fixed cases plus the grader's challenge case) is compared with the reference,
-computed here, in the grader's process.
+computed here, in the grader's process, from the instructor's solution cells (the release stored them,
+with the exercises' definitions, in a bundle per notebook: :mod:`autograder.course.exercise_book`).
 """
 from __future__ import annotations
 
@@ -23,16 +24,13 @@ from test_utils import exercises, structure
 from test_utils._style import strip_ansi
 from test_utils.evidence import MIME, SCHEMA
 
-__all__ = ["MIME", "MAX_EVIDENCE_BYTES", "NOTEBOOK_EXERCISES", "Verdict", "exercise_of", "judge_cell",
-           "ReferenceCache", "cases_to_judge"]
+from autograder.run.judge.references import References
+
+__all__ = ["MIME", "MAX_EVIDENCE_BYTES", "Verdict", "exercise_of", "judge_cell", "ReferenceCache",
+           "cases_to_judge", "compute_frozen"]
 
 #: Largest evidence output accepted, in bytes of JSON.
 MAX_EVIDENCE_BYTES = 1_000_000
-#: Exercises each graded notebook holds (the judge only judges these cells).
-NOTEBOOK_EXERCISES = {
-    "Image_segmentation_Unet": ("conv_block", "upsampling_block", "unet_model"),
-    "Unet_Variants": ("mean_iou", "upsample_conv_block", "bn_conv_block"),
-}
 _MAX_DEPTH = 12
 _REL_TOL = 1e-3
 
@@ -50,9 +48,8 @@ class Verdict:
     bad_evidence: bool = False
 
 
-def exercise_of(notebook: str, grade_id: str) -> tuple[str, str] | None:
-    """``(exercise, "public"|"hidden")`` for a test cell of a judged notebook, else ``None``."""
-    names = NOTEBOOK_EXERCISES.get(notebook, ())
+def exercise_of(names: Any, grade_id: str) -> tuple[str, str] | None:
+    """``(exercise, "public"|"hidden")`` when ``grade_id`` is a check cell of one of the exercises ``names``."""
     owners = [name for name in names if grade_id.startswith(f"test_{name}")]
     if not owners:
         return None
@@ -63,15 +60,25 @@ def exercise_of(notebook: str, grade_id: str) -> tuple[str, str] | None:
 class ReferenceCache:
     """Reference evidence by (exercise, case, seed): in memory, and in ``folder`` shared by a run's workers.
 
-    A case without numbers does not depend on the seed, so its key leaves the seed out. Whoever
-    computes a missing entry holds ``folder/.lock`` meanwhile, so a run computes each reference once;
-    the references of fixed cases come from ``frozen.json`` and are never computed while grading.
+    ``bundles``: notebook -> the bundle the release stored. A case without numbers does not depend on
+    the seed, so its key leaves the seed out. Whoever computes a missing entry holds ``folder/.lock``
+    meanwhile, so a run computes each reference once; the references of fixed cases were computed at
+    release (the bundle's ``frozen``) and are never computed while grading.
     """
 
-    def __init__(self, folder: str | Path | None = None, wait_s: float = 600.0) -> None:
+    def __init__(self, bundles: dict[str, dict[str, Any]], folder: str | Path | None = None,
+                 wait_s: float = 600.0) -> None:
+        self.bundles = bundles
         self.folder = Path(folder) if folder else None
         self.wait_s = wait_s
         self.memory: dict[str, Any] = {}
+        self._references: dict[str, References] = {}
+
+    def references(self, notebook: str) -> References:
+        """The reference answers of one notebook (run once per process)."""
+        if notebook not in self._references:
+            self._references[notebook] = References(self.bundles[notebook])
+        return self._references[notebook]
 
     @staticmethod
     def key(exercise: str, case: dict[str, Any], seed: int) -> str:
@@ -87,12 +94,12 @@ class ReferenceCache:
         except (OSError, ValueError):
             return None
 
-    def get(self, exercise: str, case: dict[str, Any], seed: int) -> Any:
-        """The reference's evidence for one case: frozen in the kit, cached by the run, or computed here."""
+    def get(self, notebook: str, exercise: str, case: dict[str, Any], seed: int) -> Any:
+        """The reference's evidence for one case: frozen at release, cached by the run, or computed here."""
         key = self.key(exercise, case, seed)
         if key in self.memory:
             return self.memory[key]
-        frozen = frozen_references().get(key)
+        frozen = self.bundles[notebook].get("frozen", {}).get(key)
         if frozen is not None:
             self.memory[key] = frozen
             return frozen
@@ -102,7 +109,7 @@ class ReferenceCache:
             with self._locked():
                 value = self._read(path)
                 if value is None:
-                    value = self._compute(exercise, case, seed, path)
+                    value = self._compute(self.references(notebook), exercise, case, seed, path)
         self.memory[key] = value
         return value
 
@@ -130,9 +137,7 @@ class ReferenceCache:
             yield
 
     @staticmethod
-    def _compute(exercise: str, case: dict[str, Any], seed: int, path: Path | None) -> Any:
-        from autograder.run.judge import references
-
+    def _compute(references: References, exercise: str, case: dict[str, Any], seed: int, path: Path | None) -> Any:
         value = json.loads(json.dumps(references.expected(exercise, case, seed)))  # plain JSON, as read back
         if path is not None:
             try:
@@ -145,41 +150,20 @@ class ReferenceCache:
         return value
 
 
-FROZEN = Path(__file__).with_name("frozen.json")
-_FROZEN: dict[str, Any] | None = None
-
-
-def frozen_references() -> dict[str, Any]:
-    """The references of every fixed case (no seed in them), computed once and kept in ``frozen.json``.
-
-    ``python -m autograder.run.judge freeze`` writes the file; a test keeps it equal to what the reference
-    builders give, so a run only builds the references of its challenge cases.
-    """
-    global _FROZEN
-    if _FROZEN is None:
-        try:
-            data = json.loads(FROZEN.read_text())
-            _FROZEN = data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            _FROZEN = {}
-    return _FROZEN
-
-
-def compute_frozen() -> dict[str, Any]:
-    """Key -> reference evidence for every fixed case of every judged exercise."""
+def compute_frozen(references: References) -> dict[str, Any]:
+    """Key -> reference evidence for every fixed case of a notebook's exercises (stored in its bundle at release)."""
     out = {}
-    for names in NOTEBOOK_EXERCISES.values():
-        for exercise in names:
-            for part in ("public", "hidden"):
-                for case in exercises.EXERCISES[exercise].cases(part):
-                    if not case.get("numbers"):
-                        out[ReferenceCache.key(exercise, case, 0)] = ReferenceCache._compute(exercise, case, 0, None)
+    for exercise, spec in references.specs.items():
+        for part in ("public", "hidden"):
+            for case in spec.cases(part):
+                if not case.get("numbers"):
+                    out[ReferenceCache.key(exercise, case, 0)] = ReferenceCache._compute(references, exercise, case, 0, None)
     return out
 
 
-def cases_to_judge(exercise: str, part: str, seed: int) -> list[dict[str, Any]]:
-    """Every case the ``part`` check of ``exercise`` must cover in a run with ``seed``."""
-    return exercises.EXERCISES[exercise].cases(part) + [exercises.challenge_case(exercise, part, seed)]
+def cases_to_judge(spec: exercises.ExerciseSpec, part: str, seed: int | None) -> list[dict[str, Any]]:
+    """Every case the ``part`` check of ``spec`` must cover in a run with ``seed`` (``None``: no challenge)."""
+    return spec.cases(part) + ([exercises.challenge_case(spec, part, seed)] if seed is not None else [])
 
 
 # ------------------------------------------------------------------------------------- shape checks
@@ -268,7 +252,7 @@ def _numbers_problem(got: dict[str, Any], want: dict[str, Any]) -> str | None:
     return None
 
 
-def _judge_case(spec: exercises.Exercise, entry: dict[str, Any], want: Any) -> str | None:
+def _judge_case(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) -> str | None:
     if "error" in entry:
         return f"{spec.function} failed: {entry['error']}"
     if spec.kind == "metric":
@@ -295,13 +279,22 @@ def structure_line(problems: list[str]) -> str:
     return text + (f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else "")
 
 
-def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int, cache: ReferenceCache) -> Verdict | None:
-    """The verdict on one graded cell, or ``None`` when the cell is not one the judge decides."""
-    found = exercise_of(notebook, grade_id)
+def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int | None,
+               cache: ReferenceCache) -> Verdict | None:
+    """The verdict on one graded cell, or ``None`` when the cell is not one the judge decides.
+
+    ``seed``: the run's challenge seed, or ``None`` where none was given (plain ``nbgrader autograde``):
+    then only the fixed cases are judged.
+    """
+    bundle = cache.bundles.get(notebook)
+    found = exercise_of(bundle["exercises"], grade_id) if bundle else None
     if found is None:
+        if payloads:  # evidence nobody can judge must not pass: the references were not released
+            return Verdict(False, "the grader has no reference for this check: its assignment's references/ "
+                                  "folder is missing (python -m autograder release ASSIGNMENT makes it)", bad_evidence=True)
         return None
     exercise, part = found
-    spec = exercises.EXERCISES[exercise]
+    spec = cache.references(notebook).specs[exercise]
     if not payloads:
         return Verdict(False, "no evidence: the check did not report what it checked", bad_evidence=True)
     if len(payloads) > 1:
@@ -319,7 +312,7 @@ def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int, cac
         return Verdict(False, f"malformed evidence: {error}", bad_evidence=True)
     if payload["exercise"] != exercise or payload["part"] != part or payload.get("challenge") != seed:
         return Verdict(False, "evidence is for another check or another grading run", bad_evidence=True)
-    cases = cases_to_judge(exercise, part, seed)
+    cases = cases_to_judge(spec, part, seed)
     got_cases = [entry["case"] for entry in payload["cases"]]
     if not structure.same_value(got_cases, cases):
         return Verdict(False, "evidence does not cover the cases this check runs", bad_evidence=True)
@@ -329,7 +322,7 @@ def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int, cac
     if payload["signature"] != [list(pair) for pair in spec.signature]:
         return Verdict(False, f"{spec.function}'s arguments or defaults were changed")
     for entry, case in zip(payload["cases"], cases):
-        problem = _judge_case(spec, entry, cache.get(exercise, case, seed))
+        problem = _judge_case(spec, entry, cache.get(notebook, exercise, case, seed if seed is not None else 0))
         if problem:
             return Verdict(False, problem)
     return Verdict(True)

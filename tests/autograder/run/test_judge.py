@@ -3,32 +3,36 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 
-from autograder.run.judge import references
+from autograder.course import exercise_book
 from autograder.run.judge.preprocessor import EVIDENCE_ERROR, VERDICT_ERROR, JudgeEvidence
 from autograder.run.judge.verdict import MAX_EVIDENCE_BYTES, ReferenceCache, judge_cell
 from test_utils import evidence
 
 SEED = 424242
 UNET = "Image_segmentation_Unet"
+REPO = Path(__file__).resolve().parents[3]
+BUNDLES = exercise_book.load_bundles(REPO, "unet")
 
 
 def _payload(exercise: str, answer: Any, part: str = "hidden", seed: int | None = SEED) -> dict[str, Any]:
-    return json.loads(json.dumps(evidence.collect(exercise, answer, part, seed)))  # as it arrives in a notebook
-
-
-@pytest.fixture(scope="module")
-def good() -> dict[str, Any]:
-    return _payload("conv_block", references.conv_block)
+    spec = BUNDLES[UNET]["exercises"][exercise]["spec"]
+    return json.loads(json.dumps(evidence.collect(spec, answer, part, seed)))  # as it arrives in a notebook
 
 
 @pytest.fixture(scope="module")
 def cache() -> ReferenceCache:
-    return ReferenceCache()
+    return ReferenceCache(BUNDLES)
+
+
+@pytest.fixture(scope="module")
+def good(cache: ReferenceCache) -> dict[str, Any]:
+    return _payload("conv_block", cache.references(UNET).function("conv_block"))
 
 
 def test_a_correct_answer_passes(good: dict[str, Any], cache: ReferenceCache) -> None:
@@ -36,9 +40,21 @@ def test_a_correct_answer_passes(good: dict[str, Any], cache: ReferenceCache) ->
     assert verdict is not None and verdict.ok, verdict
 
 
-def test_cells_of_other_notebooks_are_not_judged(good: dict[str, Any], cache: ReferenceCache) -> None:
-    assert judge_cell("toy", "test_conv_block_hidden", [good], SEED, cache) is None
-    assert judge_cell(UNET, "test_something_else", [good], SEED, cache) is None
+def test_cells_of_other_notebooks_are_not_judged_but_evidence_without_references_fails(
+        good: dict[str, Any], cache: ReferenceCache) -> None:
+    assert judge_cell("toy", "test_conv_block_hidden", [], SEED, cache) is None
+    assert judge_cell(UNET, "test_something_else", [], SEED, cache) is None
+    verdict = judge_cell("toy", "test_conv_block_hidden", [good], SEED, cache)  # a check with no released references
+    assert verdict is not None and not verdict.ok and verdict.bad_evidence and "references/" in verdict.reason
+
+
+def test_without_a_challenge_the_fixed_cases_are_judged(cache: ReferenceCache) -> None:
+    """Plain ``nbgrader autograde`` gives the kernel no challenge seed: the judge still decides the fixed cases."""
+    answer = cache.references(UNET).function("conv_block")
+    assert judge_cell(UNET, "test_conv_block_hidden", [_payload("conv_block", answer, seed=None)], None, cache).ok
+    wrong = _mutated(_payload("conv_block", answer, seed=None), _drop_activation)
+    verdict = judge_cell(UNET, "test_conv_block_hidden", [wrong], None, cache)
+    assert verdict is not None and not verdict.ok and not verdict.bad_evidence
 
 
 def _mutated(payload: dict[str, Any], change: Any) -> dict[str, Any]:
@@ -80,7 +96,7 @@ def test_missing_or_doubled_evidence(good: dict[str, Any], cache: ReferenceCache
 
 
 def test_evidence_copied_from_a_students_machine_is_refused(cache: ReferenceCache) -> None:
-    local = _payload("conv_block", references.conv_block, part="public", seed=None)  # no grader challenge
+    local = _payload("conv_block", cache.references(UNET).function("conv_block"), part="public", seed=None)
     verdict = judge_cell(UNET, "test_conv_block", [local], SEED, cache)
     assert verdict is not None and not verdict.ok and verdict.bad_evidence
 
@@ -97,7 +113,7 @@ def test_preprocessor_scores_through_error_outputs(good: dict[str, Any]) -> None
     nb = nbformat.v4.new_notebook(cells=[cell("test_conv_block_hidden", [good]),
                                          cell("test_upsampling_block_hidden", []),
                                          cell("test_unet_model_hidden", [_mutated(good, _drop_activation)])])
-    judge = JudgeEvidence(challenge=SEED)
+    judge = JudgeEvidence(challenge=SEED, bundles=BUNDLES)
     nb, _ = judge.preprocess(nb, {"unique_key": UNET})
     kinds = [[o.get("ename") or o["output_type"] for o in c.outputs] for c in nb.cells]
     assert kinds[0] == ["stream"]                       # judged, passed; the evidence is taken out
@@ -107,9 +123,9 @@ def test_preprocessor_scores_through_error_outputs(good: dict[str, Any]) -> None
     assert VERDICT_ERROR != EVIDENCE_ERROR
 
 
-def test_frozen_references_match_the_reference_builders() -> None:
-    """``autograder/run/judge/frozen.json`` is what the builders give today (else: python -m autograder.run.judge freeze)."""
-    from autograder.run.judge.verdict import compute_frozen, frozen_references
+def test_frozen_references_are_what_the_solutions_give(cache: ReferenceCache) -> None:
+    """The references the release froze into the bundle are what the notebook's solution cells build today."""
+    from autograder.run.judge.verdict import compute_frozen
 
-    assert frozen_references() == json.loads(json.dumps(compute_frozen())), \
-        "autograder/run/judge/frozen.json is stale: run `python -m autograder.run.judge freeze` and commit it"
+    assert BUNDLES[UNET]["frozen"] == json.loads(json.dumps(compute_frozen(cache.references(UNET)))), \
+        "references/unet is stale: run `python -m autograder release unet` and commit it"
