@@ -38,7 +38,7 @@ data: $(DATA_DIR)/manifest.json  ## Make the offline synthetic CARLA-like datase
 release: setup  ## Regenerate release/ from source/ with nbgrader
 	$(BIN)/python -m autograder release
 
-demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades (ASSIGNMENT=unet_variants for the second)
+demo: setup  ## Set up, regenerate the release, grade the example submissions, print the grades (ASSIGNMENT=unet_variants or unet_attention for the others)
 	$(BIN)/python -m autograder demo $(ASSIGNMENT)
 
 slurm-demo: setup  ## Grade the demo submissions as a SLURM array job of 2 shards (starts a one-machine cluster when none answers; root)

@@ -1,4 +1,4 @@
-"""release/ is exactly what nbgrader generates from source/."""
+"""release/ and references/ are exactly what the release generates from source/."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +21,8 @@ def test_release_has_no_solutions_or_hidden_tests(course_root: Path) -> None:
     text = "\n".join(cell.source for cell in nb.cells)
     for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "_ref_conv", "Conv2DTranspose(n_filters, 3, strides=2"):
         assert secret not in text
+    # the exercise definitions (their demo mistakes quote the solution) stay in source/
+    assert "exercises" not in nb.metadata and not any("exercise" in c.metadata for c in nb.cells)
     answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert [c.metadata.nbgrader.grade_id for c in answers] == ["conv_block", "upsampling_block", "unet_model"]
     assert all("raise NotImplementedError()" in c.source for c in answers)

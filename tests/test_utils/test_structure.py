@@ -1,13 +1,19 @@
 """The structural comparison: equivalent code gives the same description, every stated setting shows."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from test_utils import exercises, strip_ansi, structure
 
-from autograder.run.judge import references
+from autograder.course import exercise_book
+from autograder.run.judge.references import References
+
+REPO = Path(__file__).resolve().parents[2]
+UNET = References(exercise_book.load_bundles(REPO, "unet")["Image_segmentation_Unet"])
+VARIANTS = References(exercise_book.load_bundles(REPO, "unet_variants")["Unet_Variants"])
 
 
 def _described(keras: Any, block: Callable[..., Any], *shapes: tuple[int, ...], **kwargs: Any) -> dict[str, Any]:
@@ -30,7 +36,7 @@ def _conv(layers: Any, *, activation: Any = "relu", second: dict[str, Any] | Non
 
 
 def test_reference_description_is_plain_data(keras: Any) -> None:
-    got = _described(keras, references.conv_block, (16, 16, 3), n_filters=4)
+    got = _described(keras, UNET.function("conv_block"), (16, 16, 3), n_filters=4)
     rows = got["layers"]
     assert [row[0] for row in rows] == ["InputLayer", "Conv2D", "Conv2D", "MaxPooling2D"]
     assert rows[1][2] == {"activation": "relu", "filters": 4, "kernel_initializer": "HeNormal",
@@ -39,7 +45,7 @@ def test_reference_description_is_plain_data(keras: Any) -> None:
 
 
 def test_equivalent_spellings_describe_alike(keras: Any, layers: Any) -> None:
-    want = _described(keras, references.upsampling_block, (4, 4, 8), (8, 8, 6), n_filters=5)
+    want = _described(keras, UNET.function("upsampling_block"), (4, 4, 8), (8, 8, 6), n_filters=5)
 
     def rewritten(expansive_input: Any, contractive_input: Any, n_filters: int = 32) -> Any:
         up = layers.Conv2DTranspose(filters=n_filters, kernel_size=(3, 3), strides=(2, 2), padding="same",
@@ -61,7 +67,7 @@ def test_equivalent_spellings_describe_alike(keras: Any, layers: Any) -> None:
 ])
 def test_each_stated_setting_is_explained(keras: Any, layers: Any, legacy: bool, mistake: dict[str, Any],
                                           expected_text: str) -> None:
-    want = _described(keras, references.conv_block, (16, 16, 3), n_filters=4)
+    want = _described(keras, UNET.function("conv_block"), (16, 16, 3), n_filters=4)
     got = _described(keras, _conv(layers, **mistake), (16, 16, 3), n_filters=4)
     problems = [strip_ansi(p) for p in structure.differences(got, want)]
     assert any(expected_text in p for p in problems), problems
@@ -78,7 +84,7 @@ def test_hard_coded_training_flag_shows(keras: Any, layers: Any, legacy: bool) -
             x = layers.LeakyReLU(negative_slope=0.1)(layers.BatchNormalization()(x, training=True))
         return (layers.MaxPooling2D(2)(x) if max_pooling else x), x
 
-    want = _described(keras, references.bn_conv_block, (8, 8, 3), n_filters=4)
+    want = _described(keras, VARIANTS.function("bn_conv_block"), (8, 8, 3), n_filters=4)
     problems = [strip_ansi(p) for p in structure.differences(_described(keras, forced, (8, 8, 3), n_filters=4), want)]
     assert problems == ["layer 3 (BatchNormalization): called with training=True, expected no training argument "
                         "(let Keras pass it)",
@@ -87,9 +93,9 @@ def test_hard_coded_training_flag_shows(keras: Any, layers: Any, legacy: bool) -
 
 
 def test_free_settings_are_ignored() -> None:
-    spec = exercises.EXERCISES["unet_model"]
+    spec = UNET.specs["unet_model"]
     case = {"kwargs": {"input_size": [16, 16, 1], "n_filters": 2, "n_classes": 3}}
-    want = structure.describe(exercises.build("unet_model", references.unet_model, case))
+    want = structure.describe(exercises.build(spec, UNET.function("unet_model"), case))
     got = {"layers": [list(row) for row in want["layers"]], "outputs": list(want["outputs"])}
     head = got["layers"][-1]
     head[2] = {**head[2], "kernel_initializer": "HeNormal", "bias_initializer": "Ones"}  # never stated

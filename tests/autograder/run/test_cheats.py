@@ -28,7 +28,7 @@ SILENCE = '''
 
 def _silence(lines):
     text = "".join(lines)
-    if 'check("conv_block"' in text or 'record("conv_block"' in text:
+    if 'check(exercise, conv_block' in text or 'record(_exercise, conv_block' in text:
         return ['print("All tests passed!")\\n']
     return lines
 
@@ -44,8 +44,8 @@ comparator = lambda *args, **kwargs: None
 
 def _forge(lines):
     text = "".join(lines)
-    if "check(\\"conv_block\\"" in text:
-        return [text.replace('check("conv_block", conv_block, expected_structure)', _FORGED)]
+    if "check(exercise, conv_block" in text:
+        return [text.replace('check(exercise, conv_block, expected_structure, summaries=expected_summaries)', _FORGED)]
     return lines
 
 
@@ -54,7 +54,7 @@ import os
 from IPython.display import display
 from test_utils import exercises
 _seed = int(os.environ.get("UNET_COURSE_CHALLENGE", "0"))
-_cases = exercises.EXERCISES["conv_block"].cases("public") + [exercises.challenge_case("conv_block", "public", _seed)]
+_cases = exercise["public"] + [exercises.challenge_case(exercise, "public", _seed)]
 _descriptions = expected_structure + [expected_structure[0]]
 display({"application/vnd.unet-course.evidence+json": {
     "schema": 1, "exercise": "conv_block", "part": "public", "challenge": _seed,

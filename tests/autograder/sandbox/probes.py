@@ -62,8 +62,9 @@ def write_corpus(t: Targets) -> dict[str, tuple[str, float]]:
             c / "submitted" / "honest" / "toy" / "toy.ipynb", c / "submitted", c / "autograded", c / "release"]),
         "other_checkout": _files_probe("other_checkout", [
             k / "source" / "unet" / "Image_segmentation_Unet.ipynb", k / "autograder" / "run" / "judge" / "references.py",
-            k / "autograder" / "run" / "judge" / "frozen.json", k / "nbgrader_config.py", k / ".git",
-            o / "source" / "unet" / "Image_segmentation_Unet.ipynb", o / "autograder" / "run" / "judge" / "references.py"]),
+            k / "references" / "unet" / "Image_segmentation_Unet.json", k / "references", k / "nbgrader_config.py",
+            k / ".git", o / "source" / "unet" / "Image_segmentation_Unet.ipynb",
+            o / "autograder" / "run" / "judge" / "references.py", o / "references" / "unet" / "Image_segmentation_Unet.json"]),
         "grader_files": _files_probe("grader_files", t.extra_files),
         "import_grader": """
 import sys

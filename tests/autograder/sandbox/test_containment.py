@@ -50,6 +50,7 @@ def elsewhere(marker: str) -> Iterator[Path]:
     shutil.copytree(REPO / "source", other / "source")
     (other / "autograder" / "run" / "judge").mkdir(parents=True)
     shutil.copyfile(REPO / "autograder" / "run" / "judge" / "references.py", other / "autograder" / "run" / "judge" / "references.py")
+    shutil.copytree(REPO / "references", other / "references")  # the solutions, as a release stores them
     subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -261,6 +262,7 @@ def test_container_path(course: Path, small_limits: sandbox.Limits, docker_clien
                         sentinel: str, tmp_path: Path) -> None:
     extra = [Path("/opt/grader/autograder/run/judge/references.py"), Path("/opt/grader/autograder"), Path("/opt/grader"),
              Path("/opt/course/gradebook.db"), Path("/opt/course/source"), Path("/opt/course/nbgrader_config.py"),
+             Path("/opt/course/references"), Path("/opt/course/references/unet/Image_segmentation_Unet.json"),
              Path("/job/course"), Path("/job/template.db"), Path("/job/job.json"), Path("/job/policy.json")]
     other = tmp_path / "other"
     other.mkdir()
