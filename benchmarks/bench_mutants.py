@@ -1,7 +1,9 @@
 """Mutation-testing benchmark: are the notebooks' checks fair?
 
-Mutants of the instructor's answers (``benchmarks/mutants/generate.py``) are judged by an oracle that does not
-use the checks' code (``benchmarks/mutants/oracle.py``): *wrong* when they change what the notebook asks for,
+Every assignment whose source notebook declares exercises is taken (or one, with ``--assignment``). Mutants of
+the instructor's answers (``benchmarks/mutants/generate.py``: generic operators picked by each exercise's kind)
+are judged by an oracle that does not use the checks' code and builds its reference from the same notebook
+(``benchmarks/mutants/oracle.py``): *wrong* when they change what the notebook asks for,
 *equivalent* otherwise, and *visible* when the difference shows at the public check's own settings. Then every
 mutant is graded as a student of a scratch copy of the course with ``python -m autograder grade``. A fair set
 of checks catches every wrong mutant (the public check every visible one) and never costs an equivalent
@@ -33,7 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from benchmarks.mutants.generate import ASSIGNMENTS, Mutant, generate, sample  # noqa: E402
+from benchmarks.mutants.generate import Mutant, assignments, generate, sample  # noqa: E402
 
 
 def _log(message: str) -> None:
@@ -41,8 +43,7 @@ def _log(message: str) -> None:
 
 
 def select(assignment: str, k: int | None, seed: int = 2024) -> list[Mutant]:
-    names = tuple(ASSIGNMENTS) if assignment == "all" else (assignment,)
-    mutants = generate(names)
+    mutants = generate(None if assignment == "all" else (assignment,))
     return sample(mutants, k, seed) if k else mutants
 
 
@@ -64,9 +65,8 @@ def run_oracle(mutants: list[Mutant]) -> dict[str, "object"]:
 
     oracle = Oracle()
     for assignment in sorted({m.assignment for m in mutants}):  # the oracle must accept the solutions themselves
-        answers = solutions(assignment)
-        for exercise in ASSIGNMENTS[assignment][1]:
-            verdict = oracle.judge_code(assignment, exercise, answers[exercise])
+        for exercise, code in solutions(assignment).items():
+            verdict = oracle.judge_code(assignment, exercise, code)
             if not verdict.equivalent:
                 raise SystemExit(f"Error: the oracle rejects the instructor's {exercise}: {verdict.reason}")
     verdicts = {}
@@ -142,7 +142,8 @@ def report(mutants: list[Mutant], verdicts: dict, outcomes: dict, controls: dict
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--assignment", choices=[*ASSIGNMENTS, "all"], default="all")
+    p.add_argument("--assignment", choices=[*assignments(), "all"], default="all",
+                   help="one assignment (a folder of source/ whose notebook declares exercises); default all")
     p.add_argument("--sample", type=int, metavar="K", help="a deterministic subset of K mutants per assignment")
     p.add_argument("--seed", type=int, default=2024, help="seed of --sample (default 2024)")
     p.add_argument("--only", metavar="ID,ID", help="just these mutants (e.g. to regrade the ones a run reported)")

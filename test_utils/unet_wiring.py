@@ -66,8 +66,11 @@ def _refuse_tuple(call: str, argument: str, value: Any) -> None:
 
 
 def trace_unet(unet_model: Callable[..., Any], input_size: tuple[int, int, int] = (96, 128, 3),
-               n_filters: int = 32, n_classes: int = 23) -> WiringTrace:
-    """Build ``unet_model(input_size, n_filters, n_classes)`` with recording stand-in blocks."""
+               n_filters: int = 32, n_classes: int = 23, expected: dict[str, Any] | None = None) -> WiringTrace:
+    """Build ``unet_model(input_size, n_filters, n_classes)`` with recording stand-in blocks.
+
+    ``expected``: the calls the solution makes (:func:`expected_calls`), to point at the first call that
+    differs when building fails."""
     import tensorflow as tf  # imported here so that importing test_utils stays cheap
 
     layers = tf.keras.layers
@@ -109,7 +112,7 @@ def trace_unet(unet_model: Callable[..., Any], input_size: tuple[int, int, int] 
         except (AssertionError, NotImplementedError):
             raise
         except Exception as error:  # a wiring mistake often surfaces as a shape error inside Keras
-            raise AssertionError(_explain_failure(trace, error, n_filters)) from None
+            raise AssertionError(_explain_failure(trace, error, expected)) from None
     if not hasattr(trace.model, "inputs"):
         raise AssertionError(f"unet_model should return a Keras Model, it returned {type(trace.model).__name__}.")
     trace.labels[id(trace.model.inputs[0])] = "the model's Input"
@@ -126,33 +129,24 @@ def _name_tensors(trace: WiringTrace) -> None:
             call[key] = _label(trace, call[key])
 
 
-def _explain_failure(trace: WiringTrace, error: Exception, n_filters: int) -> str:
+def _explain_failure(trace: WiringTrace, error: Exception, expected: dict[str, Any] | None) -> str:
     """Say why building failed, pointing at the first block call that already differed from the plan."""
     first_line = (str(error).strip().splitlines() or [""])[0]
     _name_tensors(trace)
-    want_conv, want_up = _expected_calls(n_filters)
+    want_conv, want_up = (expected or {}).get("conv_block", []), (expected or {}).get("upsampling_block", [])
     differences = [p for p in _compare_calls("conv_block", trace.conv_calls, want_conv)
                    + _compare_calls("upsampling_block", trace.up_calls, want_up) if " times, expected " not in p
-                   and "the model's Input" not in p]
+                   and "the model's Input" not in p] if expected else []
     message = f"unet_model failed while building the model ({type(error).__name__}: {first_line})"
     if differences:
         message += "\nThe block calls made before the failure already differ from the table:\n  - " + "\n  - ".join(differences)
     return message
 
 
-def _expected_calls(n_filters: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    conv = []
-    for i, (mult, drop, pool) in enumerate([(1, 0, True), (2, 0, True), (4, 0, True),
-                                             (8, 0.3, True), (16, 0.3, False)], start=1):
-        source = "the model's Input" if i == 1 else f"the next_layer of conv_block call {i - 1}"
-        conv.append({"n_filters": n_filters * mult, "dropout_prob": drop, "max_pooling": pool,
-                     "inputs": source})
-    up = []
-    for i, mult in enumerate([8, 4, 2, 1], start=1):
-        expansive = "the output of conv_block call 5" if i == 1 else f"the output of upsampling_block call {i - 1}"
-        up.append({"n_filters": n_filters * mult, "expansive_input": expansive,
-                   "contractive_input": f"the skip_connection of conv_block call {5 - i}"})
-    return conv, up
+def expected_calls(trace: WiringTrace) -> dict[str, list[dict[str, Any]]]:
+    """The block calls of a traced model as plain data: what the release records from the solution."""
+    return {"conv_block": [dict(call) for call in trace.conv_calls],
+            "upsampling_block": [dict(call) for call in trace.up_calls]}
 
 
 def _compare_calls(kind: str, got: list[dict[str, Any]], want: list[dict[str, Any]]) -> list[str]:
@@ -168,9 +162,9 @@ def _compare_calls(kind: str, got: list[dict[str, Any]], want: list[dict[str, An
     return problems
 
 
-def check_unet_wiring(trace: WiringTrace, n_filters: int = 32, n_classes: int = 23) -> None:
-    """Raise ``AssertionError`` listing every way ``trace`` differs from the assignment's U-Net."""
-    want_conv, want_up = _expected_calls(n_filters)
+def check_unet_wiring(trace: WiringTrace, expected: dict[str, Any], n_filters: int = 32, n_classes: int = 23) -> None:
+    """Raise ``AssertionError`` listing every way ``trace`` differs from the solution's calls ``expected``."""
+    want_conv, want_up = expected["conv_block"], expected["upsampling_block"]
     problems = _compare_calls("conv_block", trace.conv_calls, want_conv)
     problems += _compare_calls("upsampling_block", trace.up_calls, want_up)
     problems += _check_head(trace, n_filters, n_classes)

@@ -133,6 +133,15 @@ def _public_block(book: Book, entry: Entry, refs: References, spec: dict[str, An
         summaries.append(summary(exercises.build(refs.specs[entry.name], refs.function(entry.name), case)) if show else None)
     if any(s is not None for s in summaries):
         text.append(_summaries_text(summaries))
+    if spec["kind"] == "model" and sorted(dict(spec.get("stand_ins", {})).values()) == ["decoder", "encoder"]:
+        from test_utils.unet_wiring import expected_calls, trace_unet  # the calls the solution makes to its blocks
+
+        kwargs = dict(spec["public"][0]["kwargs"])
+        kwargs["input_size"] = tuple(kwargs.get("input_size", (96, 128, 3)))
+        calls = expected_calls(trace_unet(refs.function(entry.name), **kwargs))
+        text.append("expected_calls = {\n" + "".join(
+            f"    {_lit(kind)}: [\n" + "".join(f"        {_lit(call)},\n" for call in rows) + "    ],\n"
+            for kind, rows in calls.items()) + "}")
     return "\n".join(text + [_structure_text(descriptions)])
 
 

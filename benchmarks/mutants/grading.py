@@ -3,7 +3,8 @@
 Each mutant is the *released* notebook (regenerated from ``source/`` in the scratch course, so that its check
 cells are the current ones) with every answer cell filled from the instructor's solution and only the mutated
 cell replaced (``autograder.instructor.examples.build_submission``); its student id is the mutant's id. The student
-``m0000`` hands in the unchanged solution, as a control.
+``m0000`` hands in the unchanged solution, as a control. An exercise's check cells are the ones the exercise
+format names: ``test_<exercise>`` (public) and ``test_<exercise>_hidden``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from benchmarks.mutants.generate import ASSIGNMENTS, REPO, Mutant, solutions
+from benchmarks.mutants.generate import REPO, Mutant, assignments
 
 CONTROL = "m0000"
 
@@ -49,10 +50,11 @@ def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path =
 
     scratch.build(dest, origin=repo, assignment=assignment, release=True, source="all", data=True)
     _autograder(dest, "release", assignment)
-    from autograder.instructor.examples import Example, build_submission
+    from autograder.instructor.examples import Example, answer_sources, build_submission
 
-    notebook = ASSIGNMENTS[assignment][0]
-    answers = solutions(assignment, repo)
+    source = assignments(repo)[assignment]
+    notebook = source.name
+    answers = answer_sources(source)  # every solution cell, the exercises' and any other (e.g. a written answer)
     released = dest / "release" / assignment / notebook  # as generated from source/ just now
     for student, exercise, code, text in [(CONTROL, None, None, "the instructor's solution"),
                                           *[(m.id, m.exercise, m.code, m.description) for m in mutants]]:
@@ -98,7 +100,7 @@ def grade(course: Path, assignment: str, jobs: int = 2, retries: int = 1) -> dic
 
 def check_points(assignment: str, repo: Path = REPO) -> dict[str, float]:
     """grade_id -> points of every automatically graded check cell (``test_*``) of the source notebook."""
-    nb = nbformat.read(repo / "source" / assignment / ASSIGNMENTS[assignment][0], as_version=4)
+    nb = nbformat.read(assignments(repo)[assignment], as_version=4)
     meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
     return {m["grade_id"]: float(m.get("points", 0)) for m in meta
             if m.get("grade") and str(m.get("grade_id", "")).startswith("test_")}
@@ -115,6 +117,6 @@ def outcome(exercise: str, row: dict[str, str] | None, points: dict[str, float])
             return 0.0
 
     lost = tuple(c for c, p in points.items() if score(c) < p - 1e-9)
-    own = tuple(c for c in lost if c == f"test_{exercise}" or c.startswith(f"test_{exercise}_"))
+    own = tuple(c for c in lost if c in (f"test_{exercise}", f"test_{exercise}_hidden"))
     return Outcome(row.get("status", "missing"), f"test_{exercise}" in lost, bool(own), lost,
                    tuple(c for c in lost if c not in own))

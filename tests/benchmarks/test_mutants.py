@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ast
-import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,7 +22,18 @@ def mutants() -> list[gen.Mutant]:
 
 @pytest.fixture(scope="module")
 def answers() -> dict[str, dict[str, str]]:
-    return {a: gen.solutions(a) for a in gen.ASSIGNMENTS}
+    return {a: gen.solutions(a) for a in gen.assignments()}
+
+
+def _kind(assignment: str, exercise: str) -> str:
+    return next(e.meta["kind"] for e in gen.book(assignment).entries if e.name == exercise)
+
+
+def test_assignments_are_the_source_folders_with_exercises() -> None:
+    found = gen.assignments()
+    assert {"unet", "unet_variants", "unet_attention"} <= set(found)
+    for assignment, path in found.items():
+        assert path.parent == REPO / "source" / assignment and gen.book(assignment).entries
 
 
 def test_enough_distinct_mutants_that_parse(mutants: list[gen.Mutant], answers: dict[str, dict[str, str]]) -> None:
@@ -34,10 +45,62 @@ def test_enough_distinct_mutants_that_parse(mutants: list[gen.Mutant], answers: 
         assert ast.dump(tree) != ast.dump(ast.parse(answers[m.assignment][m.exercise])), m.key  # ... and changed
         codes.add((m.exercise, ast.dump(tree)))
     assert len(codes) == len(mutants)  # no two mutants are the same code
-    for assignment, (_, exercises) in gen.ASSIGNMENTS.items():
+    for assignment, exercises in answers.items():
         for exercise in exercises:  # every exercise has mistakes and equivalent rewrites
-            mine = [m for m in mutants if m.exercise == exercise]
+            mine = [m for m in mutants if m.assignment == assignment and m.exercise == exercise]
             assert sum(m.intended is True for m in mine) >= 2 and sum(m.intended is False for m in mine) >= 10, exercise
+
+
+def test_operators_follow_the_kind(mutants: list[gen.Mutant]) -> None:
+    """Layer operators for blocks, plus the stand-in calls for models, metric operators for metrics."""
+    by_kind: dict[str, set[str]] = {}
+    for m in mutants:
+        by_kind.setdefault(_kind(m.assignment, m.exercise), set()).add(m.operator)
+    assert by_kind["metric"] <= {"metric", "rewrite", "example"}
+    assert {"arg", "remove", "rewire", "param-default"} <= by_kind["block"] and "block-arg" not in by_kind["block"]
+    assert "block-arg" in by_kind["model"] and "metric" not in by_kind["block"] | by_kind["model"]
+    # the layers the attention lesson uses have their mutants: merges, activations, upsampling
+    keys = {m.key for m in mutants if m.assignment == "unet_attention"}
+    for key in ("attention_gate/Add#1:swapped", "attention_gate/Multiply#1:removed", "attention_gate/Add#1:function",
+                "attention_gate/Activation#1:activation='sigmoid'", "attention_gate/UpSampling2D#1:size=(3, 3)",
+                "residual_block/BatchNormalization#1:call(training=True)", "residual_block/Add#1:removed"):
+        assert key in keys, key
+
+
+def test_stand_in_calls_use_the_signatures_of_the_solutions(mutants: list[gen.Mutant]) -> None:
+    """A model's block calls are mutated with the parameters the solution cells give those blocks."""
+    for assignment in gen.assignments():
+        book = gen.book(assignment)
+        for entry in book.entries:
+            if entry.meta["kind"] != "model":
+                continue
+            ctx = gen.context(book, entry, assignment)
+            for name in entry.meta["stand_ins"]:
+                fn = next(n for e in book.entries for n in ast.parse(e.solution).body
+                          if isinstance(n, ast.FunctionDef) and n.name == name)
+                assert ctx.signatures[name] == tuple(a.arg for a in fn.args.args)
+    unet = {m.key: m for m in mutants if m.exercise == "unet_model" and m.operator == "block-arg"}
+    assert {"unet_model/enc4:dropout_prob=0.5", "unet_model/bottleneck:max_pooling=-", "unet_model/enc1:max_pooling=False",
+            "unet_model/dec1:contractive_input=enc3[1]", "unet_model/dec4:n_filters=n_filters * 2"} <= set(unet)
+
+
+def test_every_metric_pattern_applies_to_the_kit_metric(mutants: list[gen.Mutant]) -> None:
+    """The metric operators' patterns still match the metric's solution (a stale one would silently vanish)."""
+    entry = next(e for a in gen.assignments() for e in gen.book(a).entries if e.meta["kind"] == "metric")
+    keys = {m.key.split("/", 1)[1] for m in mutants if m.exercise == entry.name}
+    public = str(entry.meta["public"][0]["classes"])
+    for key, *_ in gen._METRIC:
+        assert key.replace("{public}", public) in keys, key
+
+
+def test_discovery_needs_no_table(tmp_path: Path, mutants: list[gen.Mutant]) -> None:
+    """A notebook with exercises in any folder of source/ is found and mutated like the kit's own."""
+    (tmp_path / "source" / "lesson_x").mkdir(parents=True)
+    (tmp_path / "source" / "no_exercises").mkdir()
+    shutil.copy(gen.assignments()["unet_attention"], tmp_path / "source" / "lesson_x" / "Gate.ipynb")
+    assert list(gen.assignments(tmp_path)) == ["lesson_x"]
+    theirs = [(m.key, m.code) for m in gen.generate(repo=tmp_path)]
+    assert theirs == [(m.key, m.code) for m in mutants if m.assignment == "unet_attention"]
 
 
 def test_ids_do_not_depend_on_the_selection(mutants: list[gen.Mutant]) -> None:
@@ -48,9 +111,32 @@ def test_ids_do_not_depend_on_the_selection(mutants: list[gen.Mutant]) -> None:
 def test_sample_is_deterministic_with_equivalents(mutants: list[gen.Mutant]) -> None:
     picked = gen.sample(mutants, 8)
     assert picked == gen.sample(mutants, 8)
-    for assignment in gen.ASSIGNMENTS:
+    for assignment in gen.assignments():
         mine = [m for m in picked if m.assignment == assignment]
         assert len(mine) == 8 and sum(m.intended is True for m in mine) == 2
+
+
+def test_oracle_settings_are_the_cases_the_check_cells_run() -> None:
+    """The oracle's public (and hidden) settings are the cases of the grader's bundles, which the check cells
+    carry: the oracle reads them from the notebook, as the release does."""
+    from autograder.course import exercise_book
+    from benchmarks.mutants import oracle
+
+    for assignment, path in gen.assignments().items():
+        bundle = exercise_book.load_bundles(REPO, assignment)[path.stem]
+        for entry in gen.book(assignment).entries:
+            spec = bundle["exercises"][entry.name]["spec"]
+            for part in ("public", "hidden"):
+                if entry.meta["kind"] == "metric":
+                    mine = [s.case for s in oracle.metric_settings(entry) if s.label.startswith(part)]
+                    assert mine == spec[part], (entry.name, part)
+                    continue
+                mine = [{"kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in s.kwargs.items()}}
+                        | ({"inputs": [list(x) for x in s.shapes]} if entry.meta["kind"] == "block" else {})
+                        for s in oracle.settings(entry) if s.label.startswith(part)]
+                theirs = [{k: v for k, v in case.items() if k in ("inputs", "kwargs")} for case in spec[part]]
+                assert mine == theirs, (entry.name, part)
+                assert all(s.public == (part == "public") for s in oracle.settings(entry) if s.label.startswith(part))
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +159,31 @@ def test_oracle_finds_a_swapped_concatenation(oracle, answers: dict[str, dict[st
     assert not verdict.equivalent and verdict.visible, verdict
 
 
-def test_oracle_accepts_the_demo_rewrite(oracle, answers: dict[str, dict[str, str]]) -> None:
-    from autograder.instructor.examples import UNET_EXAMPLES
+def test_oracle_judges_the_declared_examples(oracle) -> None:
+    """Each exercise's declared alternative is equivalent, each declared mistake wrong where the public check runs."""
+    for assignment in gen.assignments():
+        for entry in gen.book(assignment).entries:
+            examples = entry.meta.get("examples", {})
+            for description, edits, wrong in ([("alternative", examples.get("alternative", []), False)]
+                                              + [(m["student"], m["edits"], True) for m in examples.get("mistakes", [])]):
+                if not edits:
+                    continue
+                code = entry.solution
+                for old, new in edits:
+                    code = _edit(code, old, new)
+                verdict = oracle.judge_code(assignment, entry.name, code)
+                assert verdict.equivalent != wrong and verdict.visible == wrong, (entry.name, description, verdict)
 
-    code = answers["unet"]["upsampling_block"]
-    for old, new in UNET_EXAMPLES[1].edits["upsampling_block"]:  # tf.keras.layers.Concatenate(axis=-1)([...])
-        code = _edit(code, old, new)
-    verdict = oracle.judge_code("unet", "upsampling_block", code)
-    assert verdict.equivalent, verdict
+
+def test_oracle_builds_a_model_from_the_reference_blocks(oracle, answers: dict[str, dict[str, str]]) -> None:
+    """A model exercise is built with the solution cells' blocks: its wiring mistakes show, and the blocks are the
+    reference ones whatever the namespace held before."""
+    code = _edit(answers["unet"]["unet_model"], "upsampling_block(dec3, enc1[1], n_filters)",
+                 "upsampling_block(dec3, enc1[0], n_filters)")  # the pooled tensor: the shapes do not fit
+    verdict = oracle.judge_code("unet", "unet_model", code)
+    assert not verdict.equivalent and verdict.visible, verdict
+    fn = oracle.load("unet", "unet_model", answers["unet"]["unet_model"])
+    assert fn.__globals__["conv_block"].__code__.co_filename == "<solution conv_block>"
 
 
 def test_oracle_sees_a_metric_mistake_only_hidden_settings_show(oracle, answers: dict[str, dict[str, str]]) -> None:
@@ -90,24 +193,16 @@ def test_oracle_sees_a_metric_mistake_only_hidden_settings_show(oracle, answers:
     assert not verdict.equivalent and not verdict.visible, verdict
 
 
-def test_oracle_mirrors_the_public_cells_cases() -> None:
-    """The oracle's copies of the public cases are those the public check cells run (test_utils.exercises)."""
-    pytest.importorskip("tensorflow")
-    exercises = pytest.importorskip("test_utils.exercises")
-    from benchmarks.mutants.oracle import PUBLIC_METRIC, SETTINGS
-
-    def plain(value):  # tuples -> lists, as in the JSON cases
-        return json.loads(json.dumps(value))
-
-    for name, spec in exercises.EXERCISES.items():
-        if spec.kind == "metric":
-            assert [plain(PUBLIC_METRIC[0]), plain(PUBLIC_METRIC[1])] == [c["classes"] for c in spec.public] + \
-                [[list(b) for b in c["batches"]] for c in spec.public], name
-            continue
-        mine = [{"kwargs": plain(s.kwargs)} if spec.kind == "unet" else {"inputs": plain(s.shapes), "kwargs": plain(s.kwargs)}
-                for s in SETTINGS[name] if s.public]
-        theirs = [{k: plain(v) for k, v in case.items() if k in ("inputs", "kwargs")} for case in spec.public]
-        assert mine == theirs, name
+def test_oracle_holds_the_text_to_its_defaults(oracle, answers: dict[str, dict[str, str]]) -> None:
+    """A setting the exercise does not free is stated, even where behaviour cannot show it (a 1x1 convolution's
+    padding); one it frees may take any value."""
+    gate = _edit(answers["unet_attention"]["attention_gate"], "Conv2D(inter_channels, 1)(gating)",
+                 "Conv2D(inter_channels, 1, padding='same')(gating)")
+    verdict = oracle.judge_code("unet_attention", "attention_gate", gate)
+    assert not verdict.equivalent and verdict.visible and "padding" in verdict.reason, verdict
+    free = _edit(answers["unet"]["upsampling_block"], 'strides=2, padding="same")',
+                 'strides=2, padding="same", kernel_initializer="he_normal")')  # freed for Conv2DTranspose
+    assert oracle.judge_code("unet", "upsampling_block", free).equivalent
 
 
 @pytest.mark.slow

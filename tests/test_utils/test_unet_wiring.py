@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from test_utils.unet_wiring import check_unet_wiring, swapped_globals, trace_unet
+from test_utils.unet_wiring import check_unet_wiring, expected_calls, swapped_globals, trace_unet
 
 L = tf.keras.layers
 SIZE, FILTERS, CLASSES = (32, 32, 3), 2, 5
@@ -36,9 +36,14 @@ def make_unet(drop4=0.3, pool5=False, skips=(4, 3, 2, 1), last_activation=None, 
     return unet_model
 
 
+def _want() -> dict:
+    """The calls of the reference wiring, as the release records them from the solution."""
+    return expected_calls(trace_unet(make_unet(), SIZE, FILTERS, CLASSES))
+
+
 def test_correct_wiring_passes_without_running_the_students_blocks(capsys: pytest.CaptureFixture[str]) -> None:
     trace = trace_unet(make_unet(), SIZE, FILTERS, CLASSES)
-    check_unet_wiring(trace, FILTERS, CLASSES)
+    check_unet_wiring(trace, _want(), FILTERS, CLASSES)
     assert "All tests passed!" in capsys.readouterr().out
     assert [c["n_filters"] for c in trace.conv_calls] == [2, 4, 8, 16, 32]
     assert trace.up_calls[0]["contractive_input"] == "the skip_connection of conv_block call 4"
@@ -54,7 +59,7 @@ def test_correct_wiring_passes_without_running_the_students_blocks(capsys: pytes
 ])
 def test_each_wiring_mistake_is_named(unet, message: str) -> None:
     with pytest.raises(AssertionError, match=message):
-        check_unet_wiring(trace_unet(unet, SIZE, FILTERS, CLASSES), FILTERS, CLASSES)
+        check_unet_wiring(trace_unet(unet, SIZE, FILTERS, CLASSES, expected=_want()), _want(), FILTERS, CLASSES)
 
 
 def test_passing_both_outputs_of_a_block_is_explained() -> None:

@@ -81,7 +81,7 @@ def test_read_signature_of_a_folder_is_a_user_error(tmp_path: Path) -> None:
 
 def test_the_assignment_can_be_named_and_an_unknown_one_lists_the_names() -> None:
     assert find_assignment(REPO, RELEASED["unet"], "unet") == ("unet", "Image_segmentation_Unet")
-    with pytest.raises(UserError, match="use one of: unet, unet_variants"):
+    with pytest.raises(UserError, match="use one of: unet, unet_attention, unet_variants"):
         find_assignment(REPO, RELEASED["unet"], "unet_v2")
     # named explicitly, the student's choice stands (the lessons share set-up cells such as setup_imports)
     assert find_assignment(REPO, RELEASED["unet"], "unet_variants") == ("unet_variants", "Unet_Variants")

@@ -155,6 +155,7 @@ NEW_STEP = "conv_block(enc3[0], n_filters * 8, dropout_prob=0.5)"
 def test_changing_a_stated_setting_in_the_solution_is_followed_everywhere(tmp_path: Path) -> None:
     """Dropout of the fourth encoder step 0.3 -> 0.5, in the solution cell only: the public check's expected data, the
     judge and the mutation oracle all follow, and the release touches nothing but the assignment's generated files."""
+    from autograder.run.judge.references import References
     from autograder.run.judge.verdict import ReferenceCache, judge_cell
     from benchmarks.mutants.oracle import Oracle
     from test_utils import evidence
@@ -162,7 +163,12 @@ def test_changing_a_stated_setting_in_the_solution_is_followed_everywhere(tmp_pa
     course = _course(tmp_path, "unet")
     notebook = "Image_segmentation_Unet.ipynb"
     old_code = exercise_book.read(course / "source/unet" / notebook).entries[2].solution
-    _edit(course, "unet", notebook, _source("unet_model", OLD_STEP, NEW_STEP))
+    def change(nb: Any) -> None:  # the solution cell, and its demo examples that quote the changed line
+        _source("unet_model", OLD_STEP, NEW_STEP)(nb)
+        meta = _cell(nb, "unet_model").metadata
+        meta["exercise"] = json.loads(json.dumps(meta["exercise"]).replace(OLD_STEP, NEW_STEP))
+
+    _edit(course, "unet", notebook, change)
     before = {k: v for k, v in _snapshot(course).items()}
     release.run(root=course, assignments=["unet"], verify=False)
     after = _snapshot(course)
@@ -174,6 +180,15 @@ def test_changing_a_stated_setting_in_the_solution_is_followed_everywhere(tmp_pa
         cell = _cell(nbformat.read(course / top / "unet" / notebook, as_version=4), "test_unet_model").source
         assert '["Dropout", (None, 12, 16, 256), {"rate": 0.5}, [8]]' in cell, top
         assert '["Dropout", (None, 6, 8, 512), {"rate": 0.3}, [11]]' in cell, top
+
+    # the released public check passes the new solution and names the old one's dropout (run as in the notebook)
+    public = _cell(nbformat.read(course / "release" / "unet" / notebook, as_version=4), "test_unet_model").source
+    solved = dict(References(exercise_book.load_bundles(course, "unet")["Image_segmentation_Unet"]).namespace())
+    exec(compile(public, "<public check>", "exec"), solved)
+    stale = dict(solved)
+    exec(compile(old_code, "<old unet_model>", "exec"), stale)
+    with pytest.raises(AssertionError, match="conv_block call 4: dropout_prob is 0.3, expected 0.5"):
+        exec(compile(public, "<public check>", "exec"), stale)
 
     # the judge: the old solution now fails the hidden check, the new one passes
     bundles = exercise_book.load_bundles(course, "unet")

@@ -58,7 +58,7 @@ def unet_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scratch.build(root, origin=REPO, assignment="unet", source="all")
     from autograder.instructor import release
 
-    release.run(root=root, assignments=["unet"])
+    release.run(root=root, assignments=["unet"], verify=False)
     examples.write_examples(root=root, assignment="unet")
     return root
 

@@ -87,7 +87,7 @@ _keras.layers.Conv2D.get_config = _lying_config
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     root = tmp_path_factory.mktemp("cheats") / "course"
     scratch.build(root, origin=REPO, assignment="unet", source="all")
-    release.run(root=root, assignments=["unet"])
+    release.run(root=root, assignments=["unet"], verify=False)
     answers = examples.answer_sources(root / "source/unet" / NOTEBOOK)
     students = {"honest": "", "silence": SILENCE, "forge": FORGE, "lie": LIE}
     for student, extra in students.items():
