@@ -489,10 +489,12 @@ def _op_merge(code: str, ctx: Context) -> Iterator[Candidate]:
         def swap(tree: ast.Module, call: ast.Call) -> None:
             call.args[0].elts.reverse()
         if len(call.args[0].elts) > 1:
+            # a mistake even where the result is the same (Add, Multiply): the texts state the inputs' order
             commutes = layer in COMMUTATIVE
             yield ("concat" if layer == "Concatenate" else "merge", f"{site}:swapped",
-                   f"{site.split('#')[0]} {lst} in the other order" + (" (it commutes)" if commutes else ""),
-                   commutes, *_site_edit("", _merges, index, swap))
+                   f"{site.split('#')[0]} {lst} in the other order"
+                   + (" (the same result, but not the stated order)" if commutes else ""),
+                   False, *_site_edit("", _merges, index, swap))
         if functional:
             def as_layer(tree: ast.Module, call: ast.Call, layer: str = layer) -> None:
                 axis = _get(call, "axis") if layer == "Concatenate" else None

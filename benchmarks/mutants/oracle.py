@@ -10,7 +10,8 @@ ranges.
 Layers (``block`` and ``model``): the reference and the mutant are built side by side at every setting. The
 oracle compares what the notebook text states and behaviour shows: the returned structure (which tensor is
 which, and whether two returned tensors are one), the kinds and numbers of layers applied, output shapes,
-weight shapes, the kernel initializers and paddings (every layer's, except those the exercise frees in its
+weight shapes, the order of every merge layer's inputs (the texts state it; for Add or Multiply it does not
+change the outputs), the kernel initializers and paddings (every layer's, except those the exercise frees in its
 ``free`` list: the text leaves them open; a 1x1 convolution behaves alike with either padding, but the text
 states one), and the outputs on random inputs with the reference's random weights copied into the mutant, in
 inference mode, with no mode given (``model(x)``: where a hard-coded ``training=`` shows) and in training mode
@@ -85,6 +86,28 @@ class Record:
     fixed_modes: str  # layers applied with a training= argument (Keras itself records Dropout's default)
     weights: list[np.ndarray] = field(default_factory=list)  # the random weights both models run with
     outputs: dict[str, list[np.ndarray]] = field(default_factory=dict)  # mode -> outputs
+    merges: list = field(default_factory=list)  # (merge class, its inputs in order, each by what produced it)
+
+
+#: Layers that join tensors: the texts state the order of their inputs ([up, skip], [theta, phi], [skip,
+#: coefficients], [main, shortcut]), so it counts even where the sum or product does not change.
+MERGES = frozenset({"Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Concatenate"})
+
+
+def _merge_inputs(model: Any) -> list:
+    """Each merge layer's inputs, in order, named by their producer (class, weight shapes) and their shape."""
+    found = []
+    for layer in model.layers:
+        if type(layer).__name__ not in MERGES:
+            continue
+        for node in getattr(layer, "_inbound_nodes", []):
+            inputs = []
+            for tensor in getattr(node, "input_tensors", []):
+                producer = getattr(tensor, "_keras_history", [None])[0]
+                inputs.append((type(producer).__name__, tuple(tuple(w.shape) for w in getattr(producer, "weights", [])),
+                               tuple(tensor.shape)))
+            found.append((type(layer).__name__, tuple(inputs)))
+    return sorted(found, key=repr)
 
 
 # --------------------------------------------------------------------------------------------- the settings
@@ -343,10 +366,12 @@ def _record(entry: Any, fn: Any, setting: Setting, reference: Record | None) -> 
                     ", ".join(sorted(f"{type(layer).__name__}(training={node.arguments.kwargs['training']})"
                                      for layer in model.layers for node in getattr(layer, "_inbound_nodes", [])
                                      if "training" in getattr(getattr(node, "arguments", None), "kwargs", {}))))
+    record.merges = _merge_inputs(model)
     if reference is not None:
         differ("returned structure (kind, length, which returned tensors repeat an earlier one)",
                record.structure, reference.structure)
         differ("layers applied", dict(sorted(record.layers.items())), dict(sorted(reference.layers.items())))
+        differ("the order of a merge layer's inputs", record.merges, reference.merges)
         differ("output shapes", record.out_shapes, reference.out_shapes)
         # the texts say: let Keras choose the mode (Keras 3 overrides a hard-coded training=False, Keras 2 does not)
         differ("layers applied with a fixed training mode", record.fixed_modes, reference.fixed_modes)

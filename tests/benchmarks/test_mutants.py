@@ -159,6 +159,16 @@ def test_oracle_finds_a_swapped_concatenation(oracle, answers: dict[str, dict[st
     assert not verdict.equivalent and verdict.visible, verdict
 
 
+def test_oracle_holds_a_merge_to_its_stated_input_order(oracle) -> None:
+    """Add([phi, theta]) gives the same sum, but the text states [theta, phi]: the checks and the oracle agree."""
+    entry = next(e for e in gen.book("unet_attention").entries if e.name == "attention_gate")
+    swapped = [m for m in gen.generate(("unet_attention",)) if m.key == "attention_gate/Add#1:swapped"]
+    assert swapped and swapped[0].intended is False
+    verdict = oracle.judge_code("unet_attention", "attention_gate", swapped[0].code)
+    assert not verdict.equivalent and verdict.visible and "merge" in verdict.reason, verdict
+    assert oracle.judge_code("unet_attention", "attention_gate", entry.solution).equivalent
+
+
 def test_oracle_judges_the_declared_examples(oracle) -> None:
     """Each exercise's declared alternative is equivalent, each declared mistake wrong where the public check runs."""
     for assignment in gen.assignments():
