@@ -33,7 +33,9 @@ REPO = Path(__file__).resolve().parents[3]
 MIN_CHARS = 12
 REGION = re.compile(r"### BEGIN HIDDEN TESTS[^\n]*\n(.*?)### END HIDDEN TESTS", re.DOTALL)
 #: assignment -> (correct, mistaken, crashed) students; the crashed one kills its kernel in the first answer cell
-MISTAKEN = {"unet": "demo-mistake-conv", "unet_variants": "demo-mistake-iou", "unet_attention": "demo-mistake-gate"}
+#: assignment -> its first declared mistake (the source notebook's examples), a submission that loses one exercise
+MISTAKEN = {name: next(e.student for e in cases if e.student.startswith("demo-mistake"))
+            for name, (_, cases) in examples.ASSIGNMENTS.items()}
 CRASHED = "crash-kernel"
 
 
