@@ -18,6 +18,8 @@ README's grading section.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 from typing import Any, Sequence
@@ -161,10 +163,13 @@ def _print_rows(title: str, description: dict[str, Any]) -> None:
     print(f"  returns the outputs of layers {description['outputs']}")
 
 
-def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[Any]) -> dict[int, Any]:
-    """Print each case's ``summary()`` list and compare it with the expected one (the familiar format first)."""
-    __tracebackhide__ = True
-    models = {}
+def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[Any]) -> tuple[dict[int, Any], list[str]]:
+    """Print each case's ``summary()`` list and compare it with the expected one (the familiar format first).
+
+    Returns the models built, and what the summary comparison found: it only leads when the structural
+    comparison, which names causes rather than parameter counts and shapes, finds nothing.
+    """
+    models, problems = {}, []
     for index, (case, want) in enumerate(zip(spec.cases("public"), summaries), start=1):
         if want is None:
             continue
@@ -173,8 +178,13 @@ def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[An
         print(f"Case {index} ({_case_text(spec, case)}), layer number and summary:")
         for number, row in enumerate(summary(model), start=1):
             print(f"  {number} {row}")
-        comparator(summary(model), want)
-    return models
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # its "All tests passed!" is not the check's verdict
+                comparator(summary(model), want)
+        except AssertionError as error:
+            lines = [line.strip()[2:] for line in str(error).splitlines() if line.strip().startswith("- ")]
+            problems += [f"{line} (case {index}: {_case_text(spec, case)})" for line in lines]
+    return models, problems
 
 
 def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expected: Sequence[Any], *, summaries: Sequence[Any] | None = None,
@@ -189,7 +199,7 @@ def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expe
     __tracebackhide__ = True
     spec = exercises.spec_of(exercise)
     seed = challenge_seed()
-    built = _summaries(spec, answer, summaries) if summaries else {}
+    built, summary_problems = _summaries(spec, answer, summaries) if summaries else ({}, [])
     payload = collect(spec, answer, "public", seed, built=built)
     _emit(payload)
     problems = _general_problems(spec, payload)
@@ -197,7 +207,7 @@ def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expe
         if show and "description" in entry:
             _print_rows(f"Case {index} ({_case_text(spec, entry['case'])}), your {spec.function}:", entry["description"])
         found = _compare(spec, entry, want)
-        problems += [f"case {index} ({_case_text(spec, entry['case'])}): {p}" for p in found]
+        problems += [f"{p} (case {index}: {_case_text(spec, entry['case'])})" for p in found]
     if not problems and spec.kind != "metric" and seed is None:  # while grading, the challenge case does this
         # The same settings at other sizes must give the same structure (only shapes may change).
         case = exercises.challenge_case(spec, "public", random.SystemRandom().randrange(2**31))
@@ -205,7 +215,9 @@ def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expe
         found = (_compare(spec, entry, None) if "error" in entry else
                  structure.differences(structure.without_shapes(entry["description"]),
                                        structure.without_shapes(expected[0]), spec.free, spec.output_names))
-        problems += [f"at other sizes ({_case_text(spec, case)}): {p}" for p in found]
+        problems += [f"{p} (at other sizes: {_case_text(spec, case)})" for p in found]
+    if not problems:
+        problems = summary_problems
     if problems:
         _fail(f"{spec.function} does not match what the exercise asks for:", problems)
     print("All tests passed!")

@@ -23,27 +23,20 @@ Nothing here imports TensorFlow at import time; a model is described with the Ke
 """
 from __future__ import annotations
 
-import difflib
 import inspect
-import math
 import numbers
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from . import _keras, _style
+from . import _keras
+from .graph_diff import MAX_PROBLEMS_SHOWN, Free, assert_same, differences, same_value
 from .layer_summary import require_model as _require_model
 
 __all__ = ["describe", "differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN"]
-
-#: At most this many differences are listed; the first ones matter most.
-MAX_PROBLEMS_SHOWN = 12
-
-Free = Iterable[tuple[str, str]]
 
 #: Config keys that never count: identity, bookkeeping, and the InputLayer's shape (its output shape counts).
 _IGNORED_KEYS = frozenset({"name", "trainable", "dtype", "dtype_policy", "autocast", "build_config", "seed",
                            "batch_input_shape", "batch_shape", "input_shape", "sparse", "ragged",
                            "optional", "input_tensor", "synchronized"})
-_ROW_HELP = "[class_name, output_shape, settings, inputs]"
 
 
 # ----------------------------------------------------------------------------------------- describing
@@ -244,156 +237,7 @@ def describe(model: Any) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------- comparing
-
-def same_value(got: Any, want: Any) -> bool:
-    """Equal, treating lists and tuples alike and numbers with a small float tolerance."""
-    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
-        return len(got) == len(want) and all(same_value(g, w) for g, w in zip(got, want))
-    if isinstance(got, dict) and isinstance(want, dict):
-        return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in got)
-    if isinstance(got, bool) or isinstance(want, bool):
-        return got is want or (isinstance(got, bool) and isinstance(want, bool) and got == want)
-    if isinstance(got, numbers.Real) and isinstance(want, numbers.Real):
-        return math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9)
-    return bool(got == want)
-
-
-def _validate(description: Any, role: str) -> dict[str, Any]:
-    if _keras.is_keras_model(description):
-        raise TypeError(f"the {role} should be the data describe(model) returns, got a Keras model: "
-                        "call describe(model) first.")
-    if not isinstance(description, dict) or not isinstance(description.get("layers"), (list, tuple)) \
-            or not isinstance(description.get("outputs"), (list, tuple)):
-        raise TypeError(f"the {role} should be a dict with 'layers' and 'outputs', as describe(model) returns, "
-                        f"got {_keras.describe(description)}.")
-    for index, row in enumerate(description["layers"], start=1):
-        if not (isinstance(row, (list, tuple)) and len(row) == 4 and isinstance(row[0], str)
-                and isinstance(row[2], dict) and isinstance(row[3], (list, tuple))):
-            raise TypeError(f"layer {index} of the {role} should be {_ROW_HELP}, got {row!r}.")
-    return description
-
-
-def _is_free(free: Sequence[tuple[str, str]], class_name: str, key: str, is_output: bool) -> bool:
-    for selector, name in free:
-        if name != key:
-            continue
-        if selector == "*" or selector == class_name or (selector == "output" and is_output):
-            return True
-    return False
-
-
-def _show(value: Any) -> str:
-    return "none (linear)" if value == "linear" else repr(value)
-
-
-class _Report:
-    def __init__(self, colour: bool) -> None:
-        self.colour = colour
-        self.problems: list[str] = []
-
-    def layer(self, number: int, class_name: str) -> str:
-        return _style.paint(f"layer {number} ({class_name})", "bold", self.colour)
-
-    def got(self, value: Any) -> str:
-        return _style.paint(_show(value), "red", self.colour)
-
-    def want(self, value: Any) -> str:
-        return _style.paint(_show(value), "green", self.colour)
-
-    def add(self, text: str) -> None:
-        self.problems.append(text)
-
-
-def _compare_row(report: _Report, number: int, got: Sequence[Any], want: Sequence[Any],
-                 free: Sequence[tuple[str, str]], is_output: bool, want_number: int | None = None) -> None:
-    class_name = want[0]
-    where = report.layer(number, class_name)
-    if not same_value(got[1], want[1]):
-        report.add(f"{where}: output shape is {report.got(got[1])}, expected {report.want(want[1])}")
-    got_settings, want_settings = dict(got[2]), dict(want[2])
-    for key in sorted(set(got_settings) | set(want_settings)):
-        if _is_free(free, class_name, key, is_output):
-            continue
-        if key in got_settings and key in want_settings:
-            if not same_value(got_settings[key], want_settings[key]):
-                report.add(f"{where}: {key} is {report.got(got_settings[key])}, expected {report.want(want_settings[key])}")
-        elif key in got_settings:
-            value = got_settings[key]
-            if key == "activation":
-                report.add(f"{where}: activation is {report.got(value)}, expected none")
-            elif key.startswith("call "):
-                report.add(f"{where}: called with {key[5:]}={report.got(value)}, expected no {key[5:]} argument "
-                           "(let Keras pass it)")
-            else:
-                report.add(f"{where}: {key} is {report.got(value)}, expected it left at Keras's default")
-        else:
-            report.add(f"{where}: {key} is left at Keras's default, expected {report.want(want_settings[key])}")
-    if not same_value(list(got[3]), list(want[3])):
-        report.add(f"{where}: takes its inputs from layers {report.got(list(got[3]))}, expected layers "
-                   f"{report.want(list(want[3]))}" + (" — check which tensors you pass and in what order"
-                                                      if sorted(map(str, got[3])) == sorted(map(str, want[3]))
-                                                      else ""))
-
-
-def _a(name: str) -> str:
-    return "an" if name[:1].lower() in "aeiou" else "a"
-
-
-def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None) -> list[str]:
-    """Every way the description ``got`` differs from ``want``, one student-readable line each."""
-    got, want = _validate(got, "first argument (your model's description)"), _validate(want, "expected description")
-    free = list(free)
-    report = _Report(_style.colour_enabled())
-    got_rows, want_rows = list(got["layers"]), list(want["layers"])
-    want_outputs = {str(o) for o in want["outputs"]}
-    if len(got_rows) == len(want_rows):
-        for number, (g, w) in enumerate(zip(got_rows, want_rows), start=1):
-            if g[0] != w[0]:
-                report.add(f"{_style.paint(f'layer {number}', 'bold', report.colour)} is {_a(g[0])} "
-                           f"{report.got(g[0])} layer, expected {_a(w[0])} {report.want(w[0])} layer — check which "
-                           "layers you use and their order")
-            else:
-                _compare_row(report, number, g, w, free, str(number) in want_outputs)
-    else:
-        report.add(f"the model has {len(got_rows)} layers, expected {len(want_rows)}")
-        matcher = difflib.SequenceMatcher(None, [r[0] for r in got_rows], [r[0] for r in want_rows], autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            paired = min(i2 - i1, j2 - j1) if tag in ("equal", "replace") else 0
-            for offset in range(paired):
-                g, w = got_rows[i1 + offset], want_rows[j1 + offset]
-                if tag == "equal":
-                    _compare_row(report, i1 + offset + 1, g, w, free, str(j1 + offset + 1) in want_outputs)
-                else:
-                    report.add(f"layer {i1 + offset + 1} is {_a(g[0])} {report.got(g[0])} layer, expected "
-                               f"{_a(w[0])} {report.want(w[0])} layer")
-            for index in range(i1 + paired, i2):
-                report.add(f"{report.layer(index + 1, got_rows[index][0])} is extra: the expected model has no "
-                           f"{got_rows[index][0]} there — remove it, or check the condition that adds it")
-            for index in range(j1 + paired, j2):
-                where = "at the start" if i2 == 0 else f"after {report.layer(i2, got_rows[i2 - 1][0])}"
-                report.add(f"missing {_a(want_rows[index][0])} {report.want(want_rows[index][0])} layer {where}: "
-                           f"expected {report.want(list(want_rows[index]))}")
-    if not same_value(list(got["outputs"]), list(want["outputs"])) and len(got_rows) == len(want_rows):
-        names = f" ({', '.join(output_names)})" if output_names else ""
-        report.add(f"it returns the outputs of layers {report.got(list(got['outputs']))}, expected layers "
-                   f"{report.want(list(want['outputs']))}{names} — check what you return, and in what order")
-    return report.problems
-
-
-def assert_same(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None,
-                title: str = "Your model does not match the expected one") -> None:
-    """Raise ``AssertionError`` listing every difference between two descriptions (none: return quietly)."""
-    __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback a student reads
-    problems = differences(got, want, free, output_names)
-    if not problems:
-        return
-    shown = problems[:MAX_PROBLEMS_SHOWN]
-    lines = [_style.paint(title + " (layers counted from 1, as in the list printed above):", "bold",
-                          _style.colour_enabled()), *(f"  - {p}" for p in shown)]
-    if len(problems) > len(shown):
-        lines.append(f"  ... and {len(problems) - len(shown)} more; fix the first ones first.")
-    raise AssertionError("\n".join(lines))
-
+# (in graph_diff: layers paired by their role in the graph, explanations cause first)
 
 def require_model(model: Any, caller: str) -> None:
     """Raise a student-readable ``TypeError`` unless ``model`` is a Keras model."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-__all__ = ["Failure", "MAX_LINES", "MAX_LINE_CHARS", "MIN_SECRET_CHARS", "explain", "failures", "hidden_lines",
+__all__ = ["Failure", "leading_sentence", "MAX_LINES", "MAX_LINE_CHARS", "MIN_SECRET_CHARS", "explain", "failures", "hidden_lines",
            "is_hidden", "quotes", "read_failures", "MAX_NOTEBOOK_BYTES"]
 
 #: At most this many explanation lines per cell, each at most this long.
@@ -58,9 +58,39 @@ class Failure:
             return self.lines[1]
         return self.lines[0]
 
+    @property
+    def cause(self) -> str:
+        """The first finding without where it was seen: ``(case 1: ...)``, ``(and 2 more differences)``.
+
+        The public check and the grader's verdict say the same leading sentence for the same mistake; only
+        these trailers differ, so a report groups failures by this.
+        """
+        return leading_sentence(self.first)
+
     def text(self) -> str:
         """All lines, one per line."""
         return "\n".join(self.lines)
+
+
+_TRAILERS = re.compile(r"^(case \d+: |at other sizes: |and \d+ more differences?$)")
+
+
+def leading_sentence(line: str) -> str:
+    """``line`` without a trailing ``(case N: ...)``, ``(at other sizes: ...)`` or ``(and N more differences)``."""
+    text = line.rstrip()
+    for _ in range(2):
+        if not text.endswith(")"):
+            break
+        depth = 0
+        for position in range(len(text) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(text[position], 0)
+            if depth == 0:
+                break
+        inner = text[position + 1:-1]
+        if depth != 0 or not _TRAILERS.match(inner):
+            break
+        text = text[:position].rstrip()
+    return text
 
 
 def _clean(text: str) -> str:

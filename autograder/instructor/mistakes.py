@@ -140,7 +140,7 @@ def _is_check(definition: definitions.AssignmentDef, notebook: str, grade_id: st
 def _explanations(folder: Path, definition: definitions.AssignmentDef) -> tuple[dict[tuple[str, str], str], bool]:
     """(notebook, grade_id) -> first explanation line, and whether every graded notebook could be read."""
     found, readable = read_failures(folder, [nb.name for nb in definition.notebooks])
-    return {(name, gid): failure.first for name, cells in found.items() for gid, failure in cells.items()}, readable
+    return {(name, gid): failure.cause for name, cells in found.items() for gid, failure in cells.items()}, readable
 
 
 def _fallback(status: str, reason: str, readable: bool) -> str:

@@ -1,0 +1,363 @@
+"""Compare two model descriptions (:func:`test_utils.structure.describe`) and explain them, cause first.
+
+The layers are paired by their role in the graph, not by their position in ``model.layers``: the model
+inputs pair in order, then each expected layer (in order) with the student's layer of the same class that
+consumes the same tensors. A layer the student left out passes its input through, so what follows still
+pairs; a layer the student added is skipped over. So a reordering, a missing or an extra layer is one
+sentence, not a cascade of wrong classes and shapes.
+
+Each difference is one student-readable line, the cause first:
+
+1. a layer of another class where one was expected; a layer fed by other tensors (or the same ones in
+   another order);
+2. a layer missing or extra;
+3. a setting of a layer (``layer 2 (Conv2D): use_bias is False, expected it left at Keras's default``);
+4. what the model returns;
+5. output shapes: consequences, listed only when none of the above explains them (an input's shape is a
+   cause, and always listed).
+
+:func:`differences` is the one function that decides the leading sentence of every structural
+explanation: the public check, the grader's verdict and everything that quotes them (feedback, reports).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterable, Sequence
+
+from . import _keras, _style
+
+__all__ = ["differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN"]
+
+#: At most this many differences are listed; the first ones matter most.
+MAX_PROBLEMS_SHOWN = 12
+
+Free = Iterable[tuple[str, str]]
+_ROW_HELP = "[class_name, output_shape, settings, inputs]"
+# the order explanations are listed in: causes first, consequences last
+_CLASS, _INPUTS, _PRESENCE, _SETTING, _RETURNS, _SHAPE = range(6)
+
+
+def same_value(got: Any, want: Any) -> bool:
+    """Equal, treating lists and tuples alike and numbers with a small float tolerance."""
+    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
+        return len(got) == len(want) and all(same_value(g, w) for g, w in zip(got, want))
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in got)
+    if isinstance(got, bool) or isinstance(want, bool):
+        return got is want or (isinstance(got, bool) and isinstance(want, bool) and got == want)
+    if isinstance(got, numbers.Real) and isinstance(want, numbers.Real):
+        return math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9)
+    return bool(got == want)
+
+
+def validate(description: Any, role: str) -> dict[str, Any]:
+    """``description`` when it has the shape :func:`describe` gives, else ``TypeError`` naming what is wrong."""
+    if _keras.is_keras_model(description):
+        raise TypeError(f"the {role} should be the data describe(model) returns, got a Keras model: "
+                        "call describe(model) first.")
+    if not isinstance(description, dict) or not isinstance(description.get("layers"), (list, tuple)) \
+            or not isinstance(description.get("outputs"), (list, tuple)):
+        raise TypeError(f"the {role} should be a dict with 'layers' and 'outputs', as describe(model) returns, "
+                        f"got {_keras.describe(description)}.")
+    for index, row in enumerate(description["layers"], start=1):
+        if not (isinstance(row, (list, tuple)) and len(row) == 4 and isinstance(row[0], str)
+                and isinstance(row[2], dict) and isinstance(row[3], (list, tuple))):
+            raise TypeError(f"layer {index} of the {role} should be {_ROW_HELP}, got {row!r}.")
+    return description
+
+
+# ----------------------------------------------------------------------------------------- the graph
+
+def _split(ref: Any) -> tuple[int | None, str]:
+    """``3`` -> (3, ""), ``"3:1"`` (second output of layer 3) -> (3, ":1"), anything else -> (None, "")."""
+    if isinstance(ref, bool):
+        return None, ""
+    if isinstance(ref, int):
+        return ref, ""
+    if isinstance(ref, str):
+        head, _, tail = ref.partition(":")
+        if head.isdigit():
+            return int(head), (f":{tail}" if tail else "")
+    return None, ""
+
+
+class _Graph:
+    """One description as a graph: rows by number (from 1), who feeds whom."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.rows = [list(row) for row in description["layers"]]
+        self.outputs = list(description["outputs"])
+        self.inputs = [n for n, row in enumerate(self.rows, start=1) if row[0] == "InputLayer"]
+        self.consumers: dict[int, list[int]] = {}
+        for number, row in enumerate(self.rows, start=1):
+            for ref in row[3]:
+                layer, _ = _split(ref)
+                if layer is not None:
+                    self.consumers.setdefault(layer, []).append(number)
+
+    def cls(self, number: int) -> str:
+        return str(self.rows[number - 1][0])
+
+    def feeds(self, number: int) -> list[str]:
+        return [str(ref) for ref in self.rows[number - 1][3]]
+
+
+class _Alignment:
+    """Which student layer plays each expected layer's role."""
+
+    def __init__(self, got: _Graph, want: _Graph) -> None:
+        self.got, self.want = got, want
+        self.pair: dict[int, int] = {}         # expected number -> student number
+        self.alias: dict[int, int] = {}        # expected number -> the student layer that carries its output
+        self.missing: list[int] = []           # expected numbers nobody plays
+        self.extra: set[int] = set()           # student numbers that play no role
+        self.used: set[int] = set()
+        for w, g in zip(want.inputs, got.inputs):
+            self._take(w, g)
+        for w in range(1, len(want.rows) + 1):
+            if w not in self.pair and w not in self.missing:
+                self._place(w)
+        self.extra |= {g for g in range(1, len(got.rows) + 1) if g not in self.used}
+
+    def through(self, refs: Sequence[Any]) -> list[str]:
+        """Student references, each followed through the extra layers that take one input (they pass it on)."""
+        out = []
+        for ref in refs:
+            ref, seen = str(ref), 0
+            layer, _ = _split(ref)
+            while layer in self.extra and len(self.got.feeds(layer)) == 1 and seen < len(self.got.rows):
+                ref, seen = self.got.feeds(layer)[0], seen + 1
+                layer, _ = _split(ref)
+            out.append(ref)
+        return out
+
+    def _take(self, w: int, g: int) -> None:
+        self.pair[w], self.alias[w] = g, g
+        self.used.add(g)
+
+    def mapped(self, refs: Sequence[Any]) -> list[str]:
+        """Expected input references in the student's numbering (``?`` where no student layer plays it)."""
+        out = []
+        for ref in refs:
+            layer, suffix = _split(ref)
+            g = self.alias.get(layer) if layer is not None else None
+            out.append("?" if g is None else f"{g}{suffix}")
+        return out
+
+    def _free_layers(self, cls: str | None = None) -> list[int]:
+        return [g for g in range(1, len(self.got.rows) + 1) if g not in self.used and g not in self.extra
+                and self.got.cls(g) != "InputLayer" and (cls is None or self.got.cls(g) == cls)]
+
+    def _place(self, w: int) -> None:
+        cls = self.want.cls(w)
+        if cls == "InputLayer":  # an input the student's model does not have
+            self.missing.append(w)
+            return
+        wanted = self.mapped(self.want.rows[w - 1][3])
+        same = self._free_layers(cls)
+        for test in (lambda g: self.got.feeds(g) == wanted, lambda g: sorted(self.got.feeds(g)) == sorted(wanted)):
+            found = [g for g in same if test(g)]
+            if found:
+                self._take(w, found[0])
+                return
+        for e in self._free_layers():  # one extra layer in between: the student's layer takes it instead
+            if self.got.feeds(e) == wanted:
+                after = [g for g in same if self.got.feeds(g) == [str(e)]]
+                if after:
+                    self.extra.add(e)
+                    self._take(w, after[0])
+                    return
+        shared = [g for g in same if set(self.got.feeds(g)) & {x for x in wanted if x != "?"}]
+        if shared and len(wanted) > 1:
+            self._take(w, shared[0])
+            return
+        if self._skipped(w, wanted):
+            return
+        other = [g for g in self._free_layers() if self.got.feeds(g) == wanted]
+        if other:  # a layer of another class in its place
+            self._take(w, other[0])
+            return
+        if same:
+            self._take(w, same[0])
+            return
+        self._miss(w, wanted)
+
+    def _miss(self, w: int, wanted: list[str]) -> None:
+        self.missing.append(w)
+        first, _ = _split(wanted[0]) if wanted else (None, "")
+        if first is not None:
+            self.alias[w] = first
+
+    def _skipped(self, w: int, wanted: list[str]) -> bool:
+        """Whether the student left expected layer ``w`` out: what it feeds takes its input directly."""
+        if len(wanted) != 1 or wanted[0] == "?":
+            return False
+        consumers = self.want.consumers.get(w, [])
+        is_output = any(_split(ref)[0] == w for ref in self.want.outputs)
+        direct = any(self.got.feeds(g) == wanted or wanted[0] in self.got.feeds(g)
+                     for c in consumers for g in self._free_layers(self.want.cls(c)))
+        if direct or (not consumers and is_output and not self._free_layers(self.want.cls(w))):
+            self._miss(w, wanted)
+            return True
+        return False
+
+
+# ----------------------------------------------------------------------------------------- explaining
+
+def _is_free(free: Sequence[tuple[str, str]], class_name: str, key: str, is_output: bool) -> bool:
+    for selector, name in free:
+        if name != key:
+            continue
+        if selector == "*" or selector == class_name or (selector == "output" and is_output):
+            return True
+    return False
+
+
+def _show(value: Any) -> str:
+    return "none (linear)" if value == "linear" else repr(value)
+
+
+def _a(name: str) -> str:
+    return "an" if name[:1].lower() in "aeiou" else "a"
+
+
+class _Report:
+    def __init__(self, got: _Graph, colour: bool) -> None:
+        self.graph = got
+        self.colour = colour
+        self.found: list[tuple[int, int, str]] = []
+
+    def layer(self, number: int, class_name: str | None = None) -> str:
+        name = class_name or (self.graph.cls(number) if 0 < number <= len(self.graph.rows) else "?")
+        return _style.paint(f"layer {number} ({name})", "bold", self.colour)
+
+    def ref(self, ref: str) -> str:
+        layer, suffix = _split(ref)
+        if layer is None or not 0 < layer <= len(self.graph.rows):
+            return "a layer your model does not have"
+        return self.layer(layer) + (f" (output {int(suffix[1:]) + 1})" if suffix else "")
+
+    def refs(self, refs: Sequence[str], style: str) -> str:
+        return _style.paint(", ".join(self.ref(r) for r in refs) or "nothing", style, self.colour) if refs else "nothing"
+
+    def name(self, class_name: str, style: str) -> str:
+        return _style.paint(class_name, style, self.colour)
+
+    def got(self, value: Any) -> str:
+        return _style.paint(_show(value), "red", self.colour)
+
+    def want(self, value: Any) -> str:
+        return _style.paint(_show(value), "green", self.colour)
+
+    def add(self, rank: int, number: int, text: str) -> None:
+        self.found.append((rank, number, text))
+
+    def lines(self) -> list[str]:
+        causes = [f for f in self.found if f[0] != _SHAPE]
+        shown = causes if causes else self.found
+        return [text for _, _, text in sorted(shown, key=lambda f: (f[0], f[1]))]
+
+
+def _settings(report: _Report, g: int, got_row: Sequence[Any], want_row: Sequence[Any],
+              free: Sequence[tuple[str, str]], is_output: bool) -> None:
+    class_name = str(want_row[0])
+    where = report.layer(g, class_name)
+    got_settings, want_settings = dict(got_row[2]), dict(want_row[2])
+    for key in sorted(set(got_settings) | set(want_settings)):
+        if _is_free(free, class_name, key, is_output):
+            continue
+        if key in got_settings and key in want_settings:
+            if not same_value(got_settings[key], want_settings[key]):
+                report.add(_SETTING, g, f"{where}: {key} is {report.got(got_settings[key])}, "
+                                        f"expected {report.want(want_settings[key])}")
+        elif key in got_settings:
+            value = got_settings[key]
+            if key == "activation":
+                text = f"{where}: activation is {report.got(value)}, expected none"
+            elif key.startswith("call "):
+                text = f"{where}: called with {key[5:]}={report.got(value)}, expected no {key[5:]} argument (let Keras pass it)"
+            else:
+                text = f"{where}: {key} is {report.got(value)}, expected it left at Keras's default"
+            report.add(_SETTING, g, text)
+        else:
+            report.add(_SETTING, g, f"{where}: {key} is left at Keras's default, expected {report.want(want_settings[key])}")
+    if not same_value(got_row[1], want_row[1]):
+        rank = _SETTING if class_name == "InputLayer" else _SHAPE
+        hint = "" if class_name == "InputLayer" else " (no setting of this layer explains it: check the layers before)"
+        report.add(rank, g, f"{where}: output shape is {report.got(got_row[1])}, expected {report.want(want_row[1])}{hint}")
+
+
+def _inputs(report: _Report, g: int, got_feeds: list[str], wanted: list[str]) -> None:
+    where = report.layer(g)
+    if sorted(got_feeds) == sorted(wanted):
+        report.add(_INPUTS, g, f"{where} takes {report.refs(got_feeds, 'red')}, in that order; expected "
+                               f"{report.refs(wanted, 'green')}: the same tensors, in another order")
+    elif len(got_feeds) == len(wanted) == 1:
+        report.add(_INPUTS, g, f"{where} takes the output of {report.refs(got_feeds, 'red')}, expected that of "
+                               f"{report.refs(wanted, 'green')}")
+    else:
+        report.add(_INPUTS, g, f"{where} takes {report.refs(got_feeds, 'red')}, expected {report.refs(wanted, 'green')}")
+
+
+def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None) -> list[str]:
+    """Every way the description ``got`` differs from ``want``, one student-readable line each, causes first."""
+    got = validate(got, "first argument (your model's description)")
+    want = validate(want, "expected description")
+    free = list(free)
+    g_graph, w_graph = _Graph(got), _Graph(want)
+    align = _Alignment(g_graph, w_graph)
+    report = _Report(g_graph, _style.colour_enabled())
+    want_outputs = {_split(ref)[0] for ref in w_graph.outputs}
+    for w, g in sorted(align.pair.items(), key=lambda item: item[1]):
+        got_row, want_row = g_graph.rows[g - 1], w_graph.rows[w - 1]
+        if got_row[0] != want_row[0]:
+            report.add(_CLASS, g, f"{_style.paint(f'layer {g}', 'bold', report.colour)} is {_a(got_row[0])} "
+                                  f"{report.name(got_row[0], 'red')} layer, expected {_a(want_row[0])} "
+                                  f"{report.name(want_row[0], 'green')} layer")
+            continue
+        wanted = align.mapped(want_row[3])
+        if want_row[0] != "InputLayer" and align.through(g_graph.feeds(g)) != wanted:
+            _inputs(report, g, align.through(g_graph.feeds(g)), wanted)
+        _settings(report, g, got_row, want_row, free, w in want_outputs)
+    for w in align.missing:
+        cls = w_graph.cls(w)
+        if cls == "InputLayer":
+            report.add(_PRESENCE, 0, f"the model has {len(g_graph.inputs)} inputs, expected {len(w_graph.inputs)}")
+            continue
+        source = align.mapped(w_graph.rows[w - 1][3][:1])
+        where = f"after {report.ref(source[0])}" if source and source[0] != "?" else "in your model"
+        after = (_split(source[0])[0] or 0) if source else 0
+        report.add(_PRESENCE, after, f"{_a(cls).capitalize()} {report.name(cls, 'green')} layer is missing {where}: "
+                                     f"expected {cls} with {report.want(dict(w_graph.rows[w - 1][2]))}")
+    for g in sorted(align.extra):
+        cls = g_graph.cls(g)
+        if cls == "InputLayer":
+            report.add(_PRESENCE, g, f"the model has {len(g_graph.inputs)} inputs, expected {len(w_graph.inputs)}")
+            continue
+        report.add(_PRESENCE, g, f"{report.layer(g)} is extra: the expected model has no {cls} there — remove it, "
+                                 "or check the condition that adds it")
+    got_outputs = align.through(g_graph.outputs)
+    want_mapped = align.mapped(w_graph.outputs)
+    if got_outputs != want_mapped:
+        names = f" ({', '.join(output_names)})" if output_names else ""
+        hint = (": the same tensors in another order" if sorted(got_outputs) == sorted(want_mapped)
+                else " — check what you return")
+        report.add(_RETURNS, len(g_graph.rows), f"it returns {report.refs(got_outputs, 'red')}, expected "
+                                                f"{report.refs(want_mapped, 'green')}{names}{hint}")
+    return list(dict.fromkeys(report.lines()))
+
+
+def assert_same(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None,
+                title: str = "Your model does not match the expected one") -> None:
+    """Raise ``AssertionError`` listing every difference between two descriptions (none: return quietly)."""
+    __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback a student reads
+    problems = differences(got, want, free, output_names)
+    if not problems:
+        return
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    lines = [_style.paint(title + " (layers counted from 1, as in the list printed above):", "bold",
+                          _style.colour_enabled()), *(f"  - {p}" for p in shown)]
+    if len(problems) > len(shown):
+        lines.append(f"  ... and {len(problems) - len(shown)} more; fix the first ones first.")
+    raise AssertionError("\n".join(lines))
