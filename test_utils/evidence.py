@@ -27,6 +27,7 @@ from typing import Any, Sequence
 from . import exercises, structure
 from .compare import comparator
 from .layer_summary import summary
+from .metric_diagnosis import failure_cause, metric_problems, saves_cause
 
 __all__ = ["MIME", "SCHEMA", "CHALLENGE_ENV", "check", "record", "collect", "challenge_seed"]
 
@@ -112,39 +113,31 @@ def _signature_problem(spec: exercises.ExerciseSpec, signature: list[list[str]])
     return f"{spec.function}'s arguments or defaults were changed: keep {spec.function}({text})"
 
 
-def _general_problems(spec: exercises.ExerciseSpec, payload: dict[str, Any]) -> list[str]:
-    """What is wrong beyond the cases: a changed signature, a metric that cannot be saved."""
-    problems = []
+def _signature_problems(spec: exercises.ExerciseSpec, payload: dict[str, Any]) -> list[str]:
     signature = _signature_problem(spec, payload["signature"])
-    if signature:
-        problems.append(signature)
-    if payload.get("saves", "ok") != "ok":
-        problems.append(f"a model compiled with the metric could not be saved and loaded back: {payload['saves']}")
-    return problems
+    return [signature] if signature else []
 
 
-def _metric_problems(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
-    problems = []
-    if got.get("name") != want["name"]:
-        problems.append(f"the metric's name is {got.get('name')!r}, expected {want['name']!r}")
-    for number, (value, expected) in enumerate(zip(got.get("values", []), want["values"]), start=1):
-        if not structure.same_value(round(value, 5), round(expected, 5)):
-            problems.append(f"after batch {number} the mean IoU is {value:.5f}, expected {expected:.5f}")
-            break
-    if not structure.same_value(round(got.get("after_reset", -1), 5), round(want["after_reset"], 5)):
-        problems.append(f"after reset_state and one batch the mean IoU is {got.get('after_reset', -1):.5f}, "
-                        f"expected {want['after_reset']:.5f}: reset_state should start again from zero")
-    if list(got.get("clone", [])) != list(want["clone"]):
-        problems.append(f"from_config(get_config()) gives name and num_classes {got.get('clone')}, "
-                        f"expected {want['clone']}: get_config must return num_classes")
-    return problems
+def _saves_problems(payload: dict[str, Any]) -> list[str]:
+    """A metric a saved model cannot be loaded back with (after the cases: their lines say more)."""
+    return [] if payload.get("saves", "ok") == "ok" else [saves_cause(str(payload["saves"]))]
+
+
+def failure_lines(spec: exercises.ExerciseSpec, entry: dict[str, Any]) -> list[str]:
+    """What a case whose answer raised says: the likely cause first (metric), then the error itself."""
+    cause = failure_cause(entry["error"]) if spec.kind == "metric" else None
+    return ([cause] if cause else []) + [f"{spec.function} failed: {entry['error']}"]
+
+
+def _public_close(got: float, want: float) -> bool:
+    return structure.same_value(round(got, 5), round(want, 5))
 
 
 def _compare(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) -> list[str]:
     if "error" in entry:
-        return [f"{spec.function} failed: {entry['error']}"]
+        return failure_lines(spec, entry)
     if spec.kind == "metric":
-        return _metric_problems(entry["metric"], want)
+        return metric_problems(entry["metric"], want, entry["case"], _public_close)
     return structure.differences(entry["description"], want, spec.free, spec.output_names)
 
 
@@ -202,7 +195,7 @@ def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expe
     built, summary_problems = _summaries(spec, answer, summaries) if summaries else ({}, [])
     payload = collect(spec, answer, "public", seed, built=built)
     _emit(payload)
-    problems = _general_problems(spec, payload)
+    problems = _signature_problems(spec, payload)
     for index, (entry, want) in enumerate(zip(payload["cases"], expected), start=1):
         if show and "description" in entry:
             _print_rows(f"Case {index} ({_case_text(spec, entry['case'])}), your {spec.function}:", entry["description"])
@@ -216,6 +209,7 @@ def check(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, expe
                  structure.differences(structure.without_shapes(entry["description"]),
                                        structure.without_shapes(expected[0]), spec.free, spec.output_names))
         problems += [f"{p} (at other sizes: {_case_text(spec, case)})" for p in found]
+    problems += _saves_problems(payload)
     if not problems:
         problems = summary_problems
     if problems:

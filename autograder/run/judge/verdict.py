@@ -22,7 +22,8 @@ from typing import Any, Iterator
 
 from test_utils import exercises, structure
 from test_utils._style import strip_ansi
-from test_utils.evidence import MIME, SCHEMA
+from test_utils.evidence import MIME, SCHEMA, failure_lines
+from test_utils.metric_diagnosis import metric_problems, saves_cause
 
 from autograder.run.judge.references import References
 
@@ -252,19 +253,16 @@ def _numbers_problem(got: dict[str, Any], want: dict[str, Any]) -> str | None:
     return None
 
 
+def _metric_close(got: float, want: float) -> bool:
+    return abs(got - want) <= 1e-4
+
+
 def _judge_case(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) -> str | None:
     if "error" in entry:
-        return f"{spec.function} failed: {entry['error']}"
+        return failure_lines(spec, entry)[0]
     if spec.kind == "metric":
-        got = entry.get("metric", {})
-        values = got.get("values", [])
-        if len(values) != len(want["values"]) or not all(abs(g - w) <= 1e-4 for g, w in zip(values, want["values"])):
-            return "the mean IoU differs from the reference's on the same batches"
-        if not isinstance(got.get("after_reset"), (int, float)) or abs(got["after_reset"] - want["after_reset"]) > 1e-4:
-            return "after reset_state the mean IoU differs from the reference's"
-        if got.get("name") != want["name"] or got.get("clone") != want["clone"]:
-            return "the metric's name or its config (num_classes) is wrong"
-        return None
+        problems = metric_problems(entry.get("metric", {}), want, entry["case"], _metric_close)
+        return strip_ansi(problems[0]) if problems else None
     problems = structure.differences(entry["description"], want["description"], spec.free, spec.output_names)
     if problems:
         return structure_line(problems)
@@ -316,13 +314,12 @@ def judge_cell(notebook: str, grade_id: str, payloads: list[Any], seed: int | No
     got_cases = [entry["case"] for entry in payload["cases"]]
     if not structure.same_value(got_cases, cases):
         return Verdict(False, "evidence does not cover the cases this check runs", bad_evidence=True)
-    if spec.kind == "metric" and payload.get("saves") != "ok":
-        return Verdict(False, f"a model compiled with the metric could not be saved and loaded back: "
-                              f"{str(payload.get('saves'))[:160]}")
     if payload["signature"] != [list(pair) for pair in spec.signature]:
         return Verdict(False, f"{spec.function}'s arguments or defaults were changed")
     for entry, case in zip(payload["cases"], cases):
         problem = _judge_case(spec, entry, cache.get(notebook, exercise, case, seed if seed is not None else 0))
         if problem:
             return Verdict(False, problem)
+    if spec.kind == "metric" and payload.get("saves") != "ok":
+        return Verdict(False, saves_cause(str(payload.get("saves"))[:300]))
     return Verdict(True)
