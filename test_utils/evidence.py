@@ -57,7 +57,11 @@ def _describe_case(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, An
                 entry["numbers"]["training"] = exercises.measure(model, seed, training=True)
     except Exception as error:  # the student's code failed: that is evidence too
         first = (str(error).strip().splitlines() or [""])[0]
-        entry["error"] = f"{type(error).__name__}: {first}"[:400]
+        where = getattr(error, "failed_in", None)
+        entry["error"] = f"{type(error).__name__}{f' while {where}' if where else ''}: {first}"[:400]
+        partial = getattr(error, "partial_description", None)
+        if partial is not None and len(partial["layers"]) <= 500:
+            entry["partial"] = partial
     return entry
 
 
@@ -123,10 +127,22 @@ def _saves_problems(payload: dict[str, Any]) -> list[str]:
     return [] if payload.get("saves", "ok") == "ok" else [saves_cause(str(payload["saves"]))]
 
 
-def failure_lines(spec: exercises.ExerciseSpec, entry: dict[str, Any]) -> list[str]:
-    """What a case whose answer raised says: the likely cause first (metric), then the error itself."""
-    cause = failure_cause(entry["error"]) if spec.kind == "metric" else None
-    return ([cause] if cause else []) + [f"{spec.function} failed: {entry['error']}"]
+def failure_lines(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any = None) -> list[str]:
+    """What a case whose answer raised says: the likely cause first, then the error itself.
+
+    The cause of a metric's failure is read from its error; a block's, from the layers it had built before
+    it failed (``entry["partial"]``) compared with the expected description ``want``.
+    """
+    causes: list[str] = []
+    if spec.kind == "metric":
+        cause = failure_cause(entry["error"])
+        causes = [cause] if cause else []
+    elif isinstance(entry.get("partial"), dict) and isinstance(want, dict):
+        try:
+            causes = structure.differences(entry["partial"], want, spec.free, partial=True)[:1]
+        except (TypeError, ValueError, KeyError, IndexError):
+            causes = []
+    return causes + [f"{spec.function} failed: {entry['error']}"]
 
 
 def _public_close(got: float, want: float) -> bool:
@@ -135,7 +151,7 @@ def _public_close(got: float, want: float) -> bool:
 
 def _compare(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) -> list[str]:
     if "error" in entry:
-        return failure_lines(spec, entry)
+        return failure_lines(spec, entry, want)
     if spec.kind == "metric":
         return metric_problems(entry["metric"], want, entry["case"], _public_close)
     return structure.differences(entry["description"], want, spec.free, spec.output_names)
@@ -166,7 +182,10 @@ def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[An
     for index, (case, want) in enumerate(zip(spec.cases("public"), summaries), start=1):
         if want is None:
             continue
-        model = exercises.build(spec, answer, case)
+        try:
+            model = exercises.build(spec, answer, case)
+        except Exception:  # explained with the case's evidence below, cause first
+            continue
         models[index - 1] = model
         print(f"Case {index} ({_case_text(spec, case)}), layer number and summary:")
         for number, row in enumerate(summary(model), start=1):

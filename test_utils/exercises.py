@@ -227,7 +227,19 @@ def build(exercise: "ExerciseSpec | dict[str, Any]", func: Any, case: dict[str, 
         structure.require_model(model, f"{spec.function}()")
         return model
     inputs = [tf.keras.Input(tuple(shape)) for shape in case["inputs"]]
-    returned = func(*inputs, **case["kwargs"])
+    config = getattr(tf.keras, "config", None)
+    filtering = getattr(config, "is_traceback_filtering_enabled", lambda: False)()
+    if filtering:  # Keras would cut its frames from the traceback, and with them the layer whose call failed
+        config.disable_traceback_filtering()
+    try:
+        returned = func(*inputs, **case["kwargs"])
+    except Exception as error:  # what was built before the failure often shows its cause
+        error.partial_description = partial_description(error, inputs)  # type: ignore[attr-defined]
+        error.failed_in = failed_in(error)  # type: ignore[attr-defined]
+        raise
+    finally:
+        if filtering:
+            config.enable_traceback_filtering()
     outputs = list(returned) if isinstance(returned, (tuple, list)) else [returned]
     for position, item in enumerate(outputs):
         if not structure.is_tensor(item):
@@ -237,6 +249,81 @@ def build(exercise: "ExerciseSpec | dict[str, Any]", func: Any, case: dict[str, 
         raise AssertionError(f"{spec.function} should return {len(spec.output_names)} tensors "
                              f"({', '.join(spec.output_names)}), it returned {len(outputs)}")
     return tf.keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
+
+
+def _tensors(value: Any, found: list[Any], depth: int = 0) -> None:
+    if structure.is_tensor(value):
+        found.append(value)
+    elif isinstance(value, (list, tuple)) and depth < 2:
+        for item in value[:16]:
+            _tensors(item, found, depth + 1)
+
+
+def failed_in(error: BaseException) -> str | None:
+    """``"making a Conv2DTranspose layer"`` or ``"calling a Concatenate layer"``: the Keras layer that raised."""
+    from . import _keras
+
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        module = str(frame.f_globals.get("__name__", ""))
+        layer = frame.f_locals.get("self")
+        if module.split(".", 1)[0] in _keras.KERAS_PACKAGES and frame.f_code.co_name in ("__init__", "__call__") \
+                and _keras.is_keras_layer(layer):
+            what = "making" if frame.f_code.co_name == "__init__" else "calling"
+            name = type(layer).__name__
+            return f"{what} {'an' if name[:1] in 'AEIOU' else 'a'} {name} layer"
+        trace = trace.tb_next
+    return None
+
+
+def partial_description(error: BaseException, inputs: list[Any]) -> dict[str, Any] | None:
+    """The description of what a block had built when it raised ``error``: the layers between its inputs
+    and the tensors held in the local variables of the failing code (``None`` when nothing can be described).
+
+    The frames of the traceback that are not Keras's or TensorFlow's (the student's function and its
+    helpers) hold the tensors made so far; the model from the inputs to those tensors shows the layers
+    and settings that led to the failure.
+    """
+    import tensorflow as tf
+
+    from . import _keras
+
+    found: list[Any] = []
+    failed: tuple[Any, list[Any]] | None = None
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] not in _keras.KERAS_PACKAGES and not module.startswith("test_utils"):
+            for value in list(frame.f_locals.values())[:64]:
+                _tensors(value, found)
+        elif failed is None and frame.f_code.co_name == "__call__" and _keras.is_keras_layer(frame.f_locals.get("self")):
+            called: list[Any] = []  # the layer whose call raised, and the tensors it was called on
+            for value in [*frame.f_locals.get("args", ()), *dict(frame.f_locals.get("kwargs", {})).values()]:
+                _tensors(value, called)
+            if called:
+                failed = (frame.f_locals["self"], called)
+                found.extend(called)
+        trace = trace.tb_next
+    outputs = [t for i, t in enumerate(found) if all(t is not other for other in found[:i])
+               and all(t is not x for x in inputs)]
+    connected = []
+    for tensor in outputs:
+        try:
+            tf.keras.Model(inputs, tensor)
+            connected.append(tensor)
+        except Exception:  # a tensor that does not come from these inputs
+            continue
+    if failed is not None and not all(any(t is c for c in connected) or any(t is x for x in inputs)
+                                      for t in failed[1]):
+        failed = None
+    if not connected and failed is None:
+        return None
+    try:
+        return structure.describe(tf.keras.Model(inputs, connected or inputs), failed=failed)
+    except Exception:
+        return None
 
 
 def measure(model: Any, seed: int, training: bool) -> list[dict[str, Any]]:

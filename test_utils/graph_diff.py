@@ -104,20 +104,31 @@ class _Graph:
 
 
 class _Alignment:
-    """Which student layer plays each expected layer's role."""
+    """Which student layer plays each expected layer's role.
 
-    def __init__(self, got: _Graph, want: _Graph) -> None:
-        self.got, self.want = got, want
+    Two passes over the expected layers, in order. The first pairs only what the graph shows: a layer of the
+    same class fed by the same tensors (possibly through an extra layer), or a layer the student left out
+    (what it feeds takes its input directly). The second places what is left: a layer fed by other tensors,
+    or missing.
+    """
+
+    def __init__(self, got: _Graph, want: _Graph, partial: bool = False) -> None:
+        self.got, self.want, self.partial = got, want, partial
         self.pair: dict[int, int] = {}         # expected number -> student number
         self.alias: dict[int, int] = {}        # expected number -> the student layer that carries its output
         self.missing: list[int] = []           # expected numbers nobody plays
         self.extra: set[int] = set()           # student numbers that play no role
         self.used: set[int] = set()
-        for w, g in zip(want.inputs, got.inputs):
-            self._take(w, g)
-        for w in range(1, len(want.rows) + 1):
+        for w in want.inputs:  # the inputs: the one of the same shape, else the next in order
+            free = [g for g in got.inputs if g not in self.used]
+            same = [g for g in free if same_value(got.rows[g - 1][1], want.rows[w - 1][1])]
+            if same or free:
+                self._take(w, (same or free)[0])
+        pending = [w for w in range(1, len(want.rows) + 1)
+                   if w not in self.pair and w not in self.missing and not self._place(w, final=False)]
+        for w in pending:
             if w not in self.pair and w not in self.missing:
-                self._place(w)
+                self._place(w, final=True)
         self.extra |= {g for g in range(1, len(got.rows) + 1) if g not in self.used}
 
     def through(self, refs: Sequence[Any]) -> list[str]:
@@ -131,6 +142,22 @@ class _Alignment:
                 layer, _ = _split(ref)
             out.append(ref)
         return out
+
+    def alive(self, w: int, depth: int = 0) -> bool:
+        """Whether what stands in for missing layer ``w`` (its input, passed on) reaches a layer that is there.
+
+        A layer left out inside a chain passes its input on; one on a branch whose merge was left out (the
+        merge passed on its other input) leads nowhere: a consequence of the merge's absence, not a cause.
+        """
+        carried = self.alias.get(w)
+        if carried is None or depth > len(self.want.rows):
+            return False
+        for c in self.want.consumers.get(w, []):
+            if c in self.pair and str(carried) in self.through(self.got.feeds(self.pair[c])):
+                return True
+            if c in self.missing and self.alias.get(c) == carried and self.alive(c, depth + 1):
+                return True
+        return any(_split(ref)[0] == w for ref in self.want.outputs) and str(carried) in self.through(self.got.outputs)
 
     def _take(self, w: int, g: int) -> None:
         self.pair[w], self.alias[w] = g, g
@@ -149,55 +176,91 @@ class _Alignment:
         return [g for g in range(1, len(self.got.rows) + 1) if g not in self.used and g not in self.extra
                 and self.got.cls(g) != "InputLayer" and (cls is None or self.got.cls(g) == cls)]
 
-    def _place(self, w: int) -> None:
+    def _place(self, w: int, final: bool) -> bool:
+        """Pair or drop expected layer ``w``; ``False`` when the graph does not show it yet (first pass)."""
         cls = self.want.cls(w)
         if cls == "InputLayer":  # an input the student's model does not have
             self.missing.append(w)
-            return
+            return True
         wanted = self.mapped(self.want.rows[w - 1][3])
         same = self._free_layers(cls)
         for test in (lambda g: self.got.feeds(g) == wanted, lambda g: sorted(self.got.feeds(g)) == sorted(wanted)):
-            found = [g for g in same if test(g)]
-            if found:
+            found = sorted((g for g in same if test(g)), key=lambda g: -self._fit(w, g))
+            if found and (self._fit(w, found[0]) or not self._skips(w, wanted)):
                 self._take(w, found[0])
-                return
-        for e in self._free_layers():  # one extra layer in between: the student's layer takes it instead
-            if self.got.feeds(e) == wanted:
-                after = [g for g in same if self.got.feeds(g) == [str(e)]]
-                if after:
-                    self.extra.add(e)
-                    self._take(w, after[0])
-                    return
+                return True
+        for g in same:  # an extra layer in between: the student's layer takes it instead of what it passes on
+            extras = self._extras_between(self.got.feeds(g), wanted)
+            if extras:
+                self.extra |= extras
+                self._take(w, g)
+                return True
         shared = [g for g in same if set(self.got.feeds(g)) & {x for x in wanted if x != "?"}]
         if shared and len(wanted) > 1:
             self._take(w, shared[0])
-            return
+            return True
         if self._skipped(w, wanted):
-            return
-        other = [g for g in self._free_layers() if self.got.feeds(g) == wanted]
+            return True
+        other = [g for g in self._free_layers() if self.got.feeds(g) == wanted and "?" not in wanted]
         if other:  # a layer of another class in its place
             self._take(w, other[0])
-            return
-        if same:
+            return True
+        if not final:
+            return False
+        if same and not self.partial:  # in its place, fed by something else
             self._take(w, same[0])
-            return
+            return True
         self._miss(w, wanted)
+        return True
+
+    def _extras_between(self, feeds: list[str], wanted: list[str]) -> set[int]:
+        """The extra one-input layers that, skipped, turn ``feeds`` into ``wanted`` (empty: none do)."""
+        if len(feeds) != len(wanted):
+            return set()
+        extras = set()
+        for got, want in zip(feeds, wanted):
+            if got == want:
+                continue
+            layer, _ = _split(got)
+            if layer is None or layer in self.used or self.got.cls(layer) == "InputLayer" \
+                    or self.got.feeds(layer) != [want]:
+                return set()
+            extras.add(layer)
+        return extras
 
     def _miss(self, w: int, wanted: list[str]) -> None:
         self.missing.append(w)
-        first, _ = _split(wanted[0]) if wanted else (None, "")
+        first, _ = _split(next((x for x in wanted if x != "?"), "?"))
         if first is not None:
             self.alias[w] = first
 
-    def _skipped(self, w: int, wanted: list[str]) -> bool:
-        """Whether the student left expected layer ``w`` out: what it feeds takes its input directly."""
-        if len(wanted) != 1 or wanted[0] == "?":
+    def _downstream(self, w: int, depth: int = 8) -> list[int]:
+        """The expected layers ``w`` feeds, and theirs, a few steps down."""
+        found, frontier = [], [w]
+        for _ in range(depth):
+            frontier = [c for f in frontier for c in self.want.consumers.get(f, [])]
+            found += frontier
+        return found
+
+    def _fit(self, w: int, g: int) -> int:
+        """How well student layer ``g`` fits expected layer ``w`` beyond its inputs: same settings, same consumers."""
+        settings = same_value(dict(self.got.rows[g - 1][2]), dict(self.want.rows[w - 1][2]))
+        consumers = sorted(self.got.cls(c) for c in self.got.consumers.get(g, [])) == \
+            sorted(self.want.cls(c) for c in self.want.consumers.get(w, []))
+        return int(settings) + int(consumers)
+
+    def _skips(self, w: int, wanted: list[str]) -> bool:
+        """Whether the student left expected layer ``w`` out: a layer it leads to takes its input directly."""
+        known = [x for x in wanted if x != "?"]
+        if not known:
             return False
-        consumers = self.want.consumers.get(w, [])
+        later = self._downstream(w)
         is_output = any(_split(ref)[0] == w for ref in self.want.outputs)
-        direct = any(self.got.feeds(g) == wanted or wanted[0] in self.got.feeds(g)
-                     for c in consumers for g in self._free_layers(self.want.cls(c)))
-        if direct or (not consumers and is_output and not self._free_layers(self.want.cls(w))):
+        direct = any(set(known) & set(self.got.feeds(g)) for c in later for g in self._free_layers(self.want.cls(c)))
+        return direct or (not later and is_output and not self._free_layers(self.want.cls(w)))
+
+    def _skipped(self, w: int, wanted: list[str]) -> bool:
+        if self._skips(w, wanted):
             self._miss(w, wanted)
             return True
         return False
@@ -282,10 +345,12 @@ def _settings(report: _Report, g: int, got_row: Sequence[Any], want_row: Sequenc
             report.add(_SETTING, g, text)
         else:
             report.add(_SETTING, g, f"{where}: {key} is left at Keras's default, expected {report.want(want_settings[key])}")
-    if not same_value(got_row[1], want_row[1]):
-        rank = _SETTING if class_name == "InputLayer" else _SHAPE
-        hint = "" if class_name == "InputLayer" else " (no setting of this layer explains it: check the layers before)"
-        report.add(rank, g, f"{where}: output shape is {report.got(got_row[1])}, expected {report.want(want_row[1])}{hint}")
+    if got_row[1] is not None and not same_value(got_row[1], want_row[1]):
+        if class_name == "InputLayer":
+            report.add(_SETTING, g, f"{where}: the input's shape is {report.got(got_row[1])}, expected {report.want(want_row[1])}")
+        else:
+            report.add(_SHAPE, g, f"{where}: output shape is {report.got(got_row[1])}, expected {report.want(want_row[1])} "
+                                  "(no setting of this layer explains it: check the layers before)")
 
 
 def _inputs(report: _Report, g: int, got_feeds: list[str], wanted: list[str]) -> None:
@@ -300,13 +365,18 @@ def _inputs(report: _Report, g: int, got_feeds: list[str], wanted: list[str]) ->
         report.add(_INPUTS, g, f"{where} takes {report.refs(got_feeds, 'red')}, expected {report.refs(wanted, 'green')}")
 
 
-def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None) -> list[str]:
-    """Every way the description ``got`` differs from ``want``, one student-readable line each, causes first."""
+def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str] | None = None,
+                partial: bool = False) -> list[str]:
+    """Every way the description ``got`` differs from ``want``, one student-readable line each, causes first.
+
+    ``partial``: ``got`` is what was built before the code failed, so the layers it lacks and what it returns
+    are not differences; what it has is compared as usual.
+    """
     got = validate(got, "first argument (your model's description)")
     want = validate(want, "expected description")
     free = list(free)
     g_graph, w_graph = _Graph(got), _Graph(want)
-    align = _Alignment(g_graph, w_graph)
+    align = _Alignment(g_graph, w_graph, partial)
     report = _Report(g_graph, _style.colour_enabled())
     want_outputs = {_split(ref)[0] for ref in w_graph.outputs}
     for w, g in sorted(align.pair.items(), key=lambda item: item[1]):
@@ -317,10 +387,13 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
                                   f"{report.name(want_row[0], 'green')} layer")
             continue
         wanted = align.mapped(want_row[3])
-        if want_row[0] != "InputLayer" and align.through(g_graph.feeds(g)) != wanted:
+        if want_row[0] != "InputLayer" and align.through(g_graph.feeds(g)) != wanted \
+                and not (partial and "?" in wanted):
             _inputs(report, g, align.through(g_graph.feeds(g)), wanted)
         _settings(report, g, got_row, want_row, free, w in want_outputs)
     for w in align.missing:
+        if partial and not any(c in align.pair for c in w_graph.consumers.get(w, [])):
+            continue  # not built yet when the code failed
         cls = w_graph.cls(w)
         if cls == "InputLayer":
             report.add(_PRESENCE, 0, f"the model has {len(g_graph.inputs)} inputs, expected {len(w_graph.inputs)}")
@@ -328,7 +401,10 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
         source = align.mapped(w_graph.rows[w - 1][3][:1])
         where = f"after {report.ref(source[0])}" if source and source[0] != "?" else "in your model"
         after = (_split(source[0])[0] or 0) if source else 0
-        report.add(_PRESENCE, after, f"{_a(cls).capitalize()} {report.name(cls, 'green')} layer is missing {where}: "
+        dead = not align.alive(w)
+        # a layer left out whose place nothing takes (a dead branch) comes after the one that cut it off
+        order = after + (0 if not dead else 10**5 if len(w_graph.rows[w - 1][3]) > 1 else 10**6)
+        report.add(_PRESENCE, order, f"{_a(cls).capitalize()} {report.name(cls, 'green')} layer is missing {where}: "
                                      f"expected {cls} with {report.want(dict(w_graph.rows[w - 1][2]))}")
     for g in sorted(align.extra):
         cls = g_graph.cls(g)
@@ -339,7 +415,7 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
                                  "or check the condition that adds it")
     got_outputs = align.through(g_graph.outputs)
     want_mapped = align.mapped(w_graph.outputs)
-    if got_outputs != want_mapped:
+    if got_outputs != want_mapped and not partial:
         names = f" ({', '.join(output_names)})" if output_names else ""
         hint = (": the same tensors in another order" if sorted(got_outputs) == sorted(want_mapped)
                 else " — check what you return")

@@ -199,9 +199,28 @@ def _output_shape(node: Any, layer: Any) -> Any:
     return shapes[0] if len(shapes) == 1 else tuple(shapes)
 
 
-def describe(model: Any) -> dict[str, Any]:
+def _settings_of(layer: Any, rank: int | None) -> dict[str, Any]:
+    try:
+        config = layer.get_config()
+    except Exception:  # a custom layer without get_config
+        config = {}
+    settings = _normal_settings(layer, config, rank)
+    defaults = _defaults(layer, config, rank)
+    if defaults is not None:  # the required arguments (filters, kernel_size, rate) always show
+        required = _required(type(layer))
+        settings = {k: v for k, v in settings.items()
+                    if k in required or k not in defaults or not same_value(v, defaults[k])}
+    module = type(layer).__module__.split(".", 1)[0]
+    if module not in _keras.KERAS_PACKAGES:
+        settings["defined in"] = type(layer).__module__
+    return settings
+
+
+def describe(model: Any, failed: tuple[Any, list[Any]] | None = None) -> dict[str, Any]:
     """The model as plain data: ``{"layers": [[class, shape, settings, inputs], ...], "outputs": [...]}``.
 
+    ``failed``: a layer whose call raised and the tensors it was called on; it is added as a last row
+    with no output shape (what was built before a failure, see :func:`test_utils.exercises.partial_description`).
     Raises ``TypeError`` with an explanation when ``model`` is not a Keras model.
     """
     _require_model(model, "describe()")
@@ -213,25 +232,18 @@ def describe(model: Any) -> dict[str, Any]:
         node = _node_in(layer, model_nodes)
         shape = _output_shape(node, layer) if node is not None else None
         rank = len(shape) if isinstance(shape, tuple) and shape and not isinstance(shape[0], tuple) else None
-        try:
-            config = layer.get_config()
-        except Exception:  # a custom layer without get_config
-            config = {}
-        settings = _normal_settings(layer, config, rank)
-        defaults = _defaults(layer, config, rank)
-        if defaults is not None:  # the required arguments (filters, kernel_size, rate) always show
-            required = _required(type(layer))
-            settings = {k: v for k, v in settings.items()
-                        if k in required or k not in defaults or not same_value(v, defaults[k])}
+        settings = _settings_of(layer, rank)
         inputs: list[Any] = []
         if node is not None and type(layer).__name__ != "InputLayer":
             tensors, args, kwargs = _node_tensors(node)
             inputs = [_tensor_ref(t, numbers_by_layer) for t in tensors]
             settings.update(_call_settings(layer, args, kwargs))
-        module = type(layer).__module__.split(".", 1)[0]
-        if module not in _keras.KERAS_PACKAGES:
-            settings["defined in"] = type(layer).__module__
         rows.append([type(layer).__name__, shape, dict(sorted(settings.items())), inputs])
+    if failed is not None:
+        layer, tensors = failed
+        rank = len(tensors[0].shape) if tensors and getattr(tensors[0], "shape", None) is not None else None
+        rows.append([type(layer).__name__, None, dict(sorted(_settings_of(layer, rank).items())),
+                     [_tensor_ref(t, numbers_by_layer) for t in tensors]])
     outputs = [_tensor_ref(t, numbers_by_layer) for t in model.outputs]
     return {"layers": rows, "outputs": outputs}
 

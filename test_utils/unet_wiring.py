@@ -137,10 +137,11 @@ def _explain_failure(trace: WiringTrace, error: Exception, expected: dict[str, A
     differences = [p for p in _compare_calls("conv_block", trace.conv_calls, want_conv)
                    + _compare_calls("upsampling_block", trace.up_calls, want_up) if " times, expected " not in p
                    and "the model's Input" not in p] if expected else []
-    message = f"unet_model failed while building the model ({type(error).__name__}: {first_line})"
-    if differences:
-        message += "\nThe block calls made before the failure already differ from the table:\n  - " + "\n  - ".join(differences)
-    return message
+    failure = f"unet_model failed while building the model ({type(error).__name__}: {first_line})"
+    if differences:  # the cause first: the first block call that already differed
+        return ("unet_model is not wired as asked, and building it then failed:\n  - " + "\n  - ".join(differences)
+                + f"\n  - {failure}")
+    return failure
 
 
 def expected_calls(trace: WiringTrace) -> dict[str, list[dict[str, Any]]]:
@@ -167,35 +168,6 @@ def check_unet_wiring(trace: WiringTrace, expected: dict[str, Any], n_filters: i
     want_conv, want_up = expected["conv_block"], expected["upsampling_block"]
     problems = _compare_calls("conv_block", trace.conv_calls, want_conv)
     problems += _compare_calls("upsampling_block", trace.up_calls, want_up)
-    problems += _check_head(trace, n_filters, n_classes)
     if problems:
         raise AssertionError("unet_model is not wired as asked:\n  - " + "\n  - ".join(problems))
-    print("All tests passed!")
-
-
-def _check_head(trace: WiringTrace, n_filters: int, n_classes: int) -> list[str]:
-    model = trace.model
-    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"
-             and not layer.name.startswith("stand_in_")]
-    if len(convs) != 2:
-        return [f"after the last upsampling_block expected 2 Conv2D layers, found {len(convs)}."]
-    problems = []
-    last_up = "the output of upsampling_block call 4"
-    if trace.labels.get(id(convs[0].input)) != last_up:
-        problems.append(f"the 3x3 Conv2D should take {last_up}, it takes {_label(trace, convs[0].input)}.")
-    head = [(convs[0], n_filters, (3, 3), "relu"), (convs[1], n_classes, (1, 1), "linear")]
-    for name, (layer, filters, kernel, activation) in zip(["3x3 Conv2D", "1x1 Conv2D"], head):
-        got_activation = getattr(layer.activation, "__name__", str(layer.activation))
-        for what, got, want in [("filters", layer.filters, filters), ("kernel_size", tuple(layer.kernel_size), kernel),
-                                ("activation", got_activation, activation)]:
-            if got != want:
-                problems.append(f"the {name} has {what} {got!r}, expected {want!r}.")
-    if convs[0].padding != "same":
-        problems.append(f"the 3x3 Conv2D has padding {convs[0].padding!r}, expected 'same'.")
-    if convs[1].input is not convs[0].output:
-        problems.append("the 1x1 Conv2D should take the output of the 3x3 Conv2D.")
-    shape = tuple(model.outputs[0].shape)
-    if len(model.outputs) != 1 or shape[1:] != (*model.inputs[0].shape[1:3], n_classes):
-        problems.append(f"the model's output has shape {shape}, expected (None, height, width, {n_classes}): "
-                        "one logit per class for every pixel.")
-    return problems
+    print("The block calls match the table; the layers after them are checked next.")

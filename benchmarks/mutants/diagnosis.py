@@ -39,6 +39,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "no-cast-true": ("cast", "int"), "assign": ("latest batch",), "reduce-sum": ("sum of the per-class",),
     "per-all-classes": ("every class",), "no-cast-result": ("float",), "name-iou": ("name",),
     "name-dropped": ("name",), "config-no-classes": ("get_config",), "unregistered": ("registered",),
+    "classes-public": ("num_classes",),
 }
 _STRUCTURAL = ("takes", "returns", "is missing", "is extra", "inputs, expected")
 _SETTING_LINE = re.compile(r"layer \d+ \(\w+\): (?!output shape)")
@@ -55,6 +56,10 @@ class Target:
     occurrence: int | None = None
     setting: str | None = None
     words: tuple[str, ...] = ()
+
+
+def _metric_key(key: str) -> str:
+    return "classes-public" if key.startswith("classes-") else key
 
 
 def target(m: Mutant) -> Target:
@@ -82,17 +87,24 @@ def target(m: Mutant) -> Target:
     if m.operator == "rewire":
         return Target("rewire")
     if m.operator == "metric":
-        return Target("metric", words=METRIC_WORDS.get(key, ()))
+        return Target("metric", words=METRIC_WORDS.get(_metric_key(key), ()))
+    if m.operator == "example":
+        return Target("cause", words=tuple(w for w in re.findall(r"[a-z_]{5,}", m.description.lower())))
     return Target("cause")
 
 
-def numbers(descriptions: Iterable[dict[str, Any]], cls: str, occurrence: int) -> set[int]:
-    """The numbers the ``occurrence``-th layer of class ``cls`` has in the expected descriptions."""
+def numbers(descriptions: Iterable[dict[str, Any]], cls: str, occurrence: int, in_source: int = 0) -> set[int]:
+    """The numbers the ``occurrence``-th layer of class ``cls`` of the source can have in the models described.
+
+    ``in_source``: how many layers of the class the answer cell makes. A model with more (made by the blocks it
+    is built from, before its own layers) is also counted from its first own one.
+    """
     found = set()
     for description in descriptions:
         rows = [n for n, row in enumerate(description.get("layers", []), start=1) if row[0] == cls]
-        if 0 < occurrence <= len(rows):
-            found.add(rows[occurrence - 1])
+        for k in {occurrence, occurrence + max(0, len(rows) - in_source) if in_source else occurrence}:
+            if 0 < k <= len(rows):
+                found.add(rows[k - 1])
     return found
 
 
@@ -104,8 +116,12 @@ def is_cause(line: str) -> bool:
                 or "should return" in line)
 
 
-def diagnosed(m: Mutant, line: str | None, expected: Iterable[dict[str, Any]] = ()) -> bool:
-    """Whether ``line`` (the first explanation a student reads) names the change mutant ``m`` made."""
+def diagnosed(m: Mutant, line: str | None, built: Iterable[dict[str, Any]] = (), in_source: int = 0) -> bool:
+    """Whether ``line`` (the first explanation a student reads) names the change mutant ``m`` made.
+
+    ``built``: descriptions of the mutant's own model (:func:`describe_mutant`), to check a layer's number;
+    ``in_source``: how many layers of the mutated class the solution's cell makes.
+    """
     if not line:
         return False
     t = target(m)
@@ -113,7 +129,7 @@ def diagnosed(m: Mutant, line: str | None, expected: Iterable[dict[str, Any]] = 
         if not (t.cls and t.cls in line and t.setting and t.setting in line):
             return False
         named = {int(n) for n, c in _LAYER_REF.findall(line) if c == t.cls}
-        allowed = numbers(list(expected), t.cls, t.occurrence) if t.occurrence else set()
+        allowed = numbers(list(built), t.cls, t.occurrence, in_source) if t.occurrence else set()
         return not (named and allowed) or bool(named & allowed)
     if t.change == "missing":
         return bool(t.cls) and t.cls in line and "missing" in line
@@ -124,10 +140,46 @@ def diagnosed(m: Mutant, line: str | None, expected: Iterable[dict[str, Any]] = 
     if t.change == "returns":
         return "returns" in line
     if t.change == "rewire":
-        return any(word in line for word in _STRUCTURAL)
+        return any(word in line for word in _STRUCTURAL) or bool(_CALL_LINE.search(line) and "input" in line)
     if t.change == "metric":
         return any(word in line for word in t.words) if t.words else is_cause(line)
+    if t.words:  # a declared mistake: a cause, or the words of its own description
+        return is_cause(line) or sum(word in line.lower() for word in t.words) >= 2
     return is_cause(line)
+
+
+def in_source(solution: str, cls: str) -> int:
+    """How many layers of class ``cls`` the solution's cell makes (``Conv2D(``, ``concatenate(``...)."""
+    names = [cls] + [function for function, layer in _CLASS_OF.items() if layer == cls]
+    return sum(len(re.findall(rf"\b{name}\(", solution)) for name in names)
+
+
+def describe_mutant(m: Mutant, setup: str, solutions: dict[str, str], spec: Any) -> list[dict[str, Any]]:
+    """Descriptions of the mutant's model at every fixed case (what was built before a failure, where it failed)."""
+    import contextlib
+    import io
+
+    from test_utils import exercises, structure
+
+    namespace: dict[str, Any] = {}
+    out = []
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exec(setup, namespace)  # noqa: S102 - the benchmark's own mutants of the instructor's cells
+            for name, code in solutions.items():
+                exec(m.code if name == m.exercise else code, namespace)  # noqa: S102
+    except Exception:
+        return []
+    answer = namespace.get(spec.function)
+    for case in spec.cases("public") + spec.cases("hidden"):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                out.append(structure.describe(exercises.build(spec, answer, case)))
+        except Exception as error:
+            partial = getattr(error, "partial_description", None)
+            if partial:
+                out.append(partial)
+    return out
 
 
 def first_line(graded: Path, notebook: str, exercise: str) -> str | None:
@@ -138,24 +190,3 @@ def first_line(graded: Path, notebook: str, exercise: str) -> str | None:
     cells = found.get(notebook, {})
     failure = cells.get(f"test_{exercise}") or cells.get(f"test_{exercise}_hidden")
     return failure.first if failure else None
-
-
-def expected_descriptions(bundles: dict[str, dict[str, Any]], notebook: str, exercise: str) -> list[dict[str, Any]]:
-    """The reference's descriptions of the exercise's fixed cases, as the release stored them."""
-    from autograder.run.judge.verdict import ReferenceCache
-
-    cache = ReferenceCache(bundles)
-    bundle = bundles.get(notebook, {})
-    spec = (bundle.get("exercises", {}).get(exercise) or {}).get("spec")
-    if not spec:
-        return []
-    out = []
-    for part in ("public", "hidden"):
-        for case in spec.get(part, []):
-            if case.get("numbers"):
-                continue
-            key = ReferenceCache.key(exercise, case, 0)
-            frozen = bundle.get("frozen", {}).get(key) or cache.memory.get(key)
-            if isinstance(frozen, dict) and isinstance(frozen.get("description"), dict):
-                out.append(frozen["description"])
-    return out

@@ -222,6 +222,8 @@ def validate(payload: Any) -> dict[str, Any]:
         _need(isinstance(entry, dict) and isinstance(entry.get("case"), dict), "a case is malformed")
         if "error" in entry:
             _need(isinstance(entry["error"], str), "an error is not a string")
+            if "partial" in entry:
+                _description_ok(entry["partial"])
         elif "metric" in entry:
             metric = entry["metric"]
             _need(isinstance(metric, dict) and isinstance(metric.get("values"), list)
@@ -259,7 +261,7 @@ def _metric_close(got: float, want: float) -> bool:
 
 def _judge_case(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) -> str | None:
     if "error" in entry:
-        return failure_lines(spec, entry)[0]
+        return failure_lines(spec, entry, want.get("description") if isinstance(want, dict) else None)[0]
     if spec.kind == "metric":
         problems = metric_problems(entry.get("metric", {}), want, entry["case"], _metric_close)
         return strip_ansi(problems[0]) if problems else None
