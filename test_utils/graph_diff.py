@@ -277,8 +277,17 @@ def _is_free(free: Sequence[tuple[str, str]], class_name: str, key: str, is_outp
     return False
 
 
+def _tuples(value: Any) -> Any:
+    """Lists as tuples: a description read back from JSON shows as the one made in the kernel."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
 def _show(value: Any) -> str:
-    return "none (linear)" if value == "linear" else repr(value)
+    return "none (linear)" if value == "linear" else repr(_tuples(value))
 
 
 def _a(name: str) -> str:
@@ -324,27 +333,29 @@ class _Report:
 
 def _settings(report: _Report, g: int, got_row: Sequence[Any], want_row: Sequence[Any],
               free: Sequence[tuple[str, str]], is_output: bool) -> None:
+    """One line for every setting of the layer that differs (all of them, so the first line names them all)."""
     class_name = str(want_row[0])
     where = report.layer(g, class_name)
     got_settings, want_settings = dict(got_row[2]), dict(want_row[2])
+    parts = []
     for key in sorted(set(got_settings) | set(want_settings)):
         if _is_free(free, class_name, key, is_output):
             continue
         if key in got_settings and key in want_settings:
             if not same_value(got_settings[key], want_settings[key]):
-                report.add(_SETTING, g, f"{where}: {key} is {report.got(got_settings[key])}, "
-                                        f"expected {report.want(want_settings[key])}")
+                parts.append(f"{key} is {report.got(got_settings[key])}, expected {report.want(want_settings[key])}")
         elif key in got_settings:
             value = got_settings[key]
             if key == "activation":
-                text = f"{where}: activation is {report.got(value)}, expected none"
+                parts.append(f"activation is {report.got(value)}, expected none")
             elif key.startswith("call "):
-                text = f"{where}: called with {key[5:]}={report.got(value)}, expected no {key[5:]} argument (let Keras pass it)"
+                parts.append(f"called with {key[5:]}={report.got(value)}, expected no {key[5:]} argument (let Keras pass it)")
             else:
-                text = f"{where}: {key} is {report.got(value)}, expected it left at Keras's default"
-            report.add(_SETTING, g, text)
+                parts.append(f"{key} is {report.got(value)}, expected it left at Keras's default")
         else:
-            report.add(_SETTING, g, f"{where}: {key} is left at Keras's default, expected {report.want(want_settings[key])}")
+            parts.append(f"{key} is left at Keras's default, expected {report.want(want_settings[key])}")
+    if parts:
+        report.add(_SETTING, g, f"{where}: {'; '.join(parts)}")
     if got_row[1] is not None and not same_value(got_row[1], want_row[1]):
         if class_name == "InputLayer":
             report.add(_SETTING, g, f"{where}: the input's shape is {report.got(got_row[1])}, expected {report.want(want_row[1])}")

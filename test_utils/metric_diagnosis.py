@@ -141,7 +141,7 @@ _SHAPES = re.compile(r"values\[0\]\.shape = \[([\d,]*)\] != values\[1\]\.shape =
 
 def failure_cause(error: str) -> str | None:
     """What a metric's failure while streaming most likely means, from the error it raised (or ``None``)."""
-    if "`predictions` out of bound" in error:
+    if "`predictions` out of bound" in error or "`predictions` contains negative values" in error:
         return ("the predicted class ids are out of range: a pixel's predicted class is the argmax of its scores "
                 "over the last axis (the classes)")
     if "`labels` out of bound" in error:

@@ -29,6 +29,8 @@ class Outcome:
     caught: bool  # any of the exercise's check cells lost points
     lost: tuple[str, ...]  # every check cell that lost points
     collateral: tuple[str, ...]  # cells of other exercises that lost points
+    first: str | None = None  # the first explanation the student reads (public check's, else the grader's)
+    diagnosed: bool = False  # whether it names the change the mutant made (benchmarks/mutants/diagnosis.py)
 
 
 def _env() -> dict[str, str]:
@@ -120,3 +122,27 @@ def outcome(exercise: str, row: dict[str, str] | None, points: dict[str, float])
     own = tuple(c for c in lost if c in (f"test_{exercise}", f"test_{exercise}_hidden"))
     return Outcome(row.get("status", "missing"), f"test_{exercise}" in lost, bool(own), lost,
                    tuple(c for c in lost if c not in own))
+
+
+def diagnose(course: Path, assignment: str, mutants: list[Mutant], outcomes: dict[str, Outcome]) -> dict[str, Outcome]:
+    """Each outcome with the first line its student reads, from the graded notebook, and whether it names the mistake."""
+    from dataclasses import replace
+
+    from autograder.course import exercise_book
+    from autograder.run.judge.references import References
+    from benchmarks.mutants import diagnosis
+    from benchmarks.mutants.generate import book, solutions
+
+    the_book = book(assignment)
+    notebook = the_book.path.stem
+    specs = References(exercise_book.load_bundles(course, assignment)[notebook]).specs
+    answers = solutions(assignment)
+    out = {}
+    for m in mutants:
+        line = diagnosis.first_line(course / "autograded" / m.id / assignment, notebook, m.exercise)
+        target = diagnosis.target(m)
+        built = diagnosis.describe_mutant(m, the_book.setup, answers, specs[m.exercise]) \
+            if line and target.change == "setting" else []
+        ok = diagnosis.diagnosed(m, line, built, diagnosis.in_source(answers[m.exercise], target.cls or ""))
+        out[m.id] = replace(outcomes[m.id], first=line, diagnosed=ok)
+    return out

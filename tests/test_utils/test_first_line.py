@@ -1,0 +1,118 @@
+"""The first line a student reads names the mistake, and the public check and the grader say the same sentence.
+
+Each case runs the lesson's real public check cell (as the instructor's notebook holds it) on the instructor's
+solutions with one edit, then the grader's judge on the hidden check's evidence for the same answer.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from test_utils import evidence, strip_ansi
+
+from autograder.course import exercise_book
+from autograder.course.explanations import explain, leading_sentence
+from autograder.instructor.mistakes import normalise
+from autograder.run.judge import verdict
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = {"unet": REPO / "source" / "unet" / "Image_segmentation_Unet.ipynb",
+          "unet_variants": REPO / "source" / "unet_variants" / "Unet_Variants.ipynb"}
+SEED = 31
+
+
+def _answer(assignment: str, exercise: str, old: str, new: str) -> tuple[dict[str, Any], Any]:
+    """The notebook's namespace with every solution run, ``exercise``'s edited, and the check cells by grade_id."""
+    book = exercise_book.read(SOURCE[assignment])
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(book.setup, namespace)  # noqa: S102 - the kit's own notebook
+        for entry in book.entries:
+            code = entry.solution
+            if entry.name == exercise:
+                assert old in code, f"{old!r} is not in the solution of {exercise}"
+                code = code.replace(old, new)
+            exec(code, namespace)  # noqa: S102
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(book.path, as_version=4).cells}
+    return namespace, cells
+
+
+def _public_first(namespace: dict[str, Any], cells: Any, exercise: str) -> str:
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(AssertionError) as failure:
+        exec(cells[f"test_{exercise}"].source, namespace)  # noqa: S102
+    return strip_ansi(explain(f"test_{exercise}", {"ename": "AssertionError", "evalue": str(failure.value)}).first)
+
+
+def _judge_reason(assignment: str, namespace: dict[str, Any], exercise: str) -> str:
+    cache = verdict.ReferenceCache(exercise_book.load_bundles(REPO, assignment))
+    notebook = SOURCE[assignment].stem
+    spec = cache.references(notebook).specs[exercise]
+    with contextlib.redirect_stdout(io.StringIO()):
+        payload = json.loads(json.dumps(evidence.collect(spec, namespace[spec.function], "hidden", SEED)))
+    found = verdict.judge_cell(notebook, f"test_{exercise}_hidden", [payload], SEED, cache)
+    assert found is not None and not found.ok
+    return found.reason
+
+
+@pytest.mark.parametrize("assignment, exercise, old, new, sentence", [
+    # a setting: named, not the parameter count it changes
+    ("unet", "conv_block",
+     'features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(inputs)',
+     'features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal", '
+     'use_bias=False)(inputs)',
+     "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default"),
+    # two settings of one layer: both, not the output shapes they change
+    ("unet", "conv_block", "MaxPooling2D(pool_size=(2, 2))(features)",
+     'MaxPooling2D(pool_size=(2, 2), strides=1, padding="same")(features)',
+     "(MaxPooling2D): padding is 'same', expected it left at Keras's default; strides is (1, 1), expected it "
+     "left at Keras's default"),
+    # the demo's own upsampling mistake: one sentence about the order, not a cascade of wrong classes
+    ("unet", "upsampling_block", "concatenate([up, contractive_input], axis=3)",
+     "concatenate([contractive_input, up], axis=3)",
+     "(Concatenate) takes layer 2 (InputLayer), layer 3 (Conv2DTranspose), in that order; expected layer 3 "
+     "(Conv2DTranspose), layer 2 (InputLayer): the same tensors, in another order"),
+    # a layer left out: what is missing and where, not the layers that then differ
+    ("unet", "conv_block", "features = Dropout(dropout_prob)(features)", "pass",
+     "A Dropout layer is missing after layer 3 (Conv2D)"),
+])
+def test_the_first_line_names_the_mistake_and_the_grader_agrees(assignment: str, exercise: str, old: str, new: str,
+                                                                 sentence: str) -> None:
+    namespace, cells = _answer(assignment, exercise, old, new)
+    public = _public_first(namespace, cells, exercise)
+    assert sentence in public, public
+    assert "parameters" not in public and "output shape" not in public, public
+    hidden = _judge_reason(assignment, namespace, exercise)
+    # the same sentence, up to the values of the case it was seen in (what the mistakes report groups by)
+    assert normalise(leading_sentence(hidden)) == normalise(leading_sentence(public)), (hidden, public)
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("seen = union > 0\n        iou = tf.boolean_mask(intersection, seen) / tf.boolean_mask(union, seen)",
+     "iou = intersection / tf.maximum(union, 1.0)", "averages over every class"),
+    ("self.confusion.assign(tf.zeros_like(self.confusion))", "pass", "after reset_state the metric still counts earlier"),
+    ("tf.argmax(y_pred, axis=-1, output_type=tf.int32)", "tf.cast(y_pred, tf.int32)", "argmax"),
+    ("self.confusion.assign_add(batch)", "self.confusion.assign(batch)", "only the latest batch"),
+])
+def test_a_metric_mistake_is_named_from_the_values_it_streams(old: str, new: str, words: str) -> None:
+    namespace, cells = _answer("unet_variants", "mean_iou", old, new)
+    public = _public_first(namespace, cells, "mean_iou")
+    assert words in public, public
+    hidden = _judge_reason("unet_variants", namespace, "mean_iou")
+    assert words in hidden, hidden
+
+
+def test_an_answer_that_cannot_be_built_gets_its_cause_then_the_error() -> None:
+    """The transposed convolution does not upsample: the concatenation then fails; the line names the stride."""
+    namespace, cells = _answer("unet", "upsampling_block", "strides=2", "strides=1")
+    public = _public_first(namespace, cells, "upsampling_block")
+    assert "(Conv2DTranspose): strides is left at Keras's default, expected (2, 2)" in public, public
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(AssertionError) as failure:
+        exec(cells["test_upsampling_block"].source, namespace)  # noqa: S102
+    lines = strip_ansi(str(failure.value)).splitlines()
+    assert any("failed: ValueError while calling a Concatenate layer" in line for line in lines), lines
