@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 from typing import Any, Sequence
@@ -34,6 +35,8 @@ __all__ = ["MIME", "SCHEMA", "CHALLENGE_ENV", "check", "record", "collect", "cha
 MIME = "application/vnd.unet-course.evidence+json"
 SCHEMA = 1
 CHALLENGE_ENV = "UNET_COURSE_CHALLENGE"
+#: What was built before a failure travels with the error only up to this size (the evidence's bound is 1 MB).
+MAX_PARTIAL_BYTES = 200_000
 
 
 def challenge_seed() -> int | None:
@@ -60,7 +63,7 @@ def _describe_case(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, An
         where = getattr(error, "failed_in", None)
         entry["error"] = f"{type(error).__name__}{f' while {where}' if where else ''}: {first}"[:400]
         partial = getattr(error, "partial_description", None)
-        if partial is not None and len(partial["layers"]) <= 500:
+        if partial is not None and len(partial["layers"]) <= 500 and len(json.dumps(partial)) <= MAX_PARTIAL_BYTES:
             entry["partial"] = partial
     return entry
 

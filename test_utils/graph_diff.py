@@ -189,9 +189,10 @@ class _Alignment:
             if found and (self._fit(w, found[0]) or not self._skips(w, wanted)):
                 self._take(w, found[0])
                 return True
+        later = {self.want.cls(c) for c in self._downstream(w)}
         for g in same:  # an extra layer in between: the student's layer takes it instead of what it passes on
             extras = self._extras_between(self.got.feeds(g), wanted)
-            if extras:
+            if extras and not any(self.got.cls(e) in later for e in extras):  # not one the layers after it need
                 self.extra |= extras
                 self._take(w, g)
                 return True

@@ -120,3 +120,22 @@ def test_settings_that_cannot_change_the_computation_are_not_compared(keras: Any
     assert structure.describe(model(1, dilation_rate=2)) == structure.describe(model(1))
     found = structure.differences(structure.describe(model(3, dilation_rate=2)), structure.describe(model(3)), (), ())
     assert len(found) == 1 and "dilation_rate" in found[0]
+
+
+def _chain(n: int, changed: int | None = None, dropped: int | None = None) -> dict[str, Any]:
+    rows: list[list[Any]] = [["InputLayer", (None, 8, 8, 3), {}, []]]
+    for i in range(n):
+        if i == dropped:
+            continue
+        settings = {"filters": 5 if i == changed else 4, "kernel_size": (3, 3)} if i % 3 else {}
+        rows.append(["Conv2D" if i % 3 else "BatchNormalization", (None, 8, 8, 4), settings, [len(rows)]])
+    return {"layers": rows, "outputs": [len(rows)]}
+
+
+def test_a_model_of_hundreds_of_layers_is_one_sentence_per_mistake() -> None:
+    want = _chain(499)
+    assert structure.differences(_chain(499), want) == []
+    changed = [strip_ansi(p) for p in structure.differences(_chain(499, changed=250), want)]
+    assert changed == ["layer 252 (Conv2D): filters is 5, expected 4"], changed
+    dropped = [strip_ansi(p) for p in structure.differences(_chain(499, dropped=250), want)]
+    assert len(dropped) == 1 and dropped[0].startswith("A Conv2D layer is missing after layer"), dropped

@@ -27,7 +27,9 @@ from autograder.course.directory import Course
 from autograder.host import grade, store
 from autograder.course import exercise_book
 from autograder.instructor import examples, feedback, release
+from autograder.course.explanations import read_failures
 from autograder.platforms import lms
+from test_utils import strip_ansi
 
 REPO = Path(__file__).resolve().parents[3]
 MIN_CHARS = 12
@@ -133,6 +135,12 @@ def test_kit_feedback_shows_names_scores_explanations_never_hidden_code(graded: 
     mistaken = html.unescape(re.sub(r"<[^>]*>", "", _page(graded, assignment, MISTAKEN[assignment])))
     assert f"{n - 1} of {n} exercises passed" in mistaken and "Rerun the public check of Exercise" in mistaken
     assert "Not passed:" in mistaken  # the hidden check's explanation, under its name
+    # the summary leads with the cause the graded notebook's first failure names, not a consequence of it
+    found, _ = read_failures(graded / "autograded" / MISTAKEN[assignment] / assignment,
+                             [examples.ASSIGNMENTS[assignment][0].removesuffix(".ipynb")])
+    first = next(f for cells in found.values() for f in cells.values())
+    cause = strip_ansi(first.cause)
+    assert cause in mistaken and "output shape" not in cause and "parameters" not in cause, cause
     crashed = html.unescape(re.sub(r"<[^>]*>", "", _page(graded, assignment, CRASHED)))
     assert f"0 of {n} exercises passed" in crashed and "Grading status:" in crashed
 

@@ -23,6 +23,23 @@ def _cli(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedPr
                           env=toy.env(), capture_output=True, text=True, timeout=timeout)
 
 
+def test_the_public_check_and_the_grader_group_by_the_cause_they_share() -> None:
+    """The public check says where it saw a mistake (``(case 1: ...)``), the grader how many more differences it
+    found; the report groups by the sentence before that, so one mistake is one group whichever check failed."""
+    from autograder.course.explanations import Failure
+
+    public = Failure("test_conv_block", "check", "AssertionError", (
+        "conv_block does not match what the exercise asks for:",
+        "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default (case 1: inputs (96, 128, 3), "
+        "n_filters=32)"))
+    hidden = Failure("test_conv_block_hidden", "verdict", "GraderVerdict", (
+        "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default (and 2 more differences)",))
+    other = Failure("test_conv_block", "check", "AssertionError", (
+        "layer 2 (Conv2D): use_bias is True, expected False (case 1: inputs (96, 128, 3), n_filters=32)",))
+    assert public.cause == hidden.cause == "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default"
+    assert mistakes.normalise(other.cause) != mistakes.normalise(public.cause)
+
+
 @pytest.mark.parametrize(("a", "b"), [
     (gb.RELU3, gb.RELU5),                                                      # layer indices
     ("output shape is (None, 96, 128, 32), expected (None, 48, 64, 32)",
