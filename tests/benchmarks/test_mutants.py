@@ -226,3 +226,7 @@ def test_graded_sample_has_no_survivors_and_no_failed_equivalents(tmp_path: Path
     line, n = bench_mutants.report(picked, verdicts, outcomes, controls)
     assert not any(c.lost for c in controls.values()), controls
     assert n["S"] == 0 and n["F"] == 0, line
+    caught = [m for m in picked if not verdicts[m.id].equivalent and outcomes[m.id].caught]
+    assert all(outcomes[m.id].first for m in caught), [(m.id, outcomes[m.id]) for m in caught]
+    assert line.endswith(f"; diagnosed {n['D']} of {n['C']}") and n["C"] == len(caught), line
+    assert n["D"] >= 0.75 * n["C"], line  # the first line names the mistake (the full run: >= 95%)
