@@ -2,7 +2,7 @@
 
 A copy of the released notebook with the instructor's answers is opened in JupyterLab; the tests press
 Run All, read every public check's output, and press nbgrader's Validate. The second test types one wrong
-answer into an exercise cell through the editor first and expects the comparator's explanation and a
+answer into an exercise cell through the editor first and expects the check's explanation (its cause first) and a
 failed validation. Screenshots of every state go to the test's tmp folder; their paths are printed.
 """
 from __future__ import annotations
@@ -256,7 +256,7 @@ def test_wrong_answer_explained_and_validate_fails(lab: Lab, browser: Any, shots
         shots.take(page, "public-check-1-fails", check)
         text = _output(check)
         assert PASSED not in text
-        assert "AssertionError" in text and "does not match the expected one" in text, text
+        assert "AssertionError" in text and "does not match what the exercise asks for" in text, text
         assert "'relu'" in text, f"the explanation should name the missing activation:\n{text}"
         print("public check 1 says:\n" + text[text.rfind("AssertionError"):][-1200:])
 
@@ -267,7 +267,7 @@ def test_wrong_answer_explained_and_validate_fails(lab: Lab, browser: Any, shots
         message = dialog.text_content() or ""
         assert message.count("The following cell failed:") == 1, message[:3000]
         assert f"{PUBLIC_CHECK} 1" in message, message[:3000]
-        assert "does not match the expected one" in message, message[-3000:]
+        assert "does not match what the exercise asks for" in message, message[-3000:]
         dialog.locator(".jp-Dialog-button").first.click()
     finally:
         _close(page, lab)
