@@ -99,6 +99,12 @@ def run_grading(mutants: list[Mutant], jobs: int, keep: Path | None) -> tuple[di
     return outcomes, controls
 
 
+def _undiagnosed(mutants: list[Mutant], verdicts: dict, outcomes: dict) -> list[Mutant]:
+    """The caught mistakes whose first explanation line does not name what they changed."""
+    return [m for m in mutants if not verdicts[m.id].equivalent and outcomes[m.id].caught
+            and not outcomes[m.id].diagnosed]
+
+
 def report(mutants: list[Mutant], verdicts: dict, outcomes: dict, controls: dict) -> tuple[str, dict[str, int]]:
     """Print the table of problems; return the summary line and its numbers."""
     rows = []
@@ -139,7 +145,7 @@ def report(mutants: list[Mutant], verdicts: dict, outcomes: dict, controls: dict
     n["S"] = n["M"] - n["A"]
     caught = [m for m in wrong if outcomes[m.id].caught]
     n["C"], n["D"] = len(caught), sum(outcomes[m.id].diagnosed for m in caught)
-    undiagnosed = [m for m in caught if not outcomes[m.id].diagnosed]
+    undiagnosed = _undiagnosed(mutants, verdicts, outcomes)
     if undiagnosed:
         print("first lines that do not name the mistake:")
         for m in undiagnosed:
@@ -197,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     line, n = report(mutants, verdicts, outcomes, controls)
     if args.json:
         undiagnosed = [{"id": m.id, "exercise": m.exercise, "operator": m.operator, "description": m.description,
-                        "first_line": outcomes[m.id].first} for m in mutants
-                       if not verdicts[m.id].equivalent and outcomes[m.id].caught and not outcomes[m.id].diagnosed]
+                        "first_line": outcomes[m.id].first} for m in _undiagnosed(mutants, verdicts, outcomes)]
         args.json.write_text(json.dumps({"summary": line, "undiagnosed": undiagnosed,
                                          "mutants": [{**m.__dict__, "verdict": verdicts[m.id].__dict__,
                                                       "outcome": outcomes[m.id].__dict__} for m in mutants]}, indent=1))

@@ -192,12 +192,13 @@ def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[An
         except Exception:  # explained with the case's evidence below, cause first
             continue
         models[index - 1] = model
+        rows = summary(model)
         print(f"Case {index} ({_case_text(spec, case)}), layer number and summary:")
-        for number, row in enumerate(summary(model), start=1):
+        for number, row in enumerate(rows, start=1):
             print(f"  {number} {row}")
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # its "All tests passed!" is not the check's verdict
-                comparator(summary(model), want)
+                comparator(rows, want)
         except AssertionError as error:
             lines = [line.strip()[2:] for line in str(error).splitlines() if line.strip().startswith("- ")]
             problems += [f"{line} (case {index}: {_case_text(spec, case)})" for line in lines]

@@ -259,21 +259,33 @@ def _tensors(value: Any, found: list[Any], depth: int = 0) -> None:
             _tensors(item, found, depth + 1)
 
 
-def failed_in(error: BaseException) -> str | None:
-    """``"making a Conv2DTranspose layer"`` or ``"calling a Concatenate layer"``: the Keras layer that raised."""
+def _frames(error: BaseException) -> Any:
+    """The traceback's frames, outermost first, each with whether it is Keras's or TensorFlow's own."""
     from . import _keras
 
     trace = error.__traceback__
     while trace is not None:
-        frame = trace.tb_frame
-        module = str(frame.f_globals.get("__name__", ""))
-        layer = frame.f_locals.get("self")
-        if module.split(".", 1)[0] in _keras.KERAS_PACKAGES and frame.f_code.co_name in ("__init__", "__call__") \
-                and _keras.is_keras_layer(layer):
+        module = str(trace.tb_frame.f_globals.get("__name__", ""))
+        yield trace.tb_frame, module.split(".", 1)[0] in _keras.KERAS_PACKAGES, module
+        trace = trace.tb_next
+
+
+def _layer_method(frame: Any, keras: bool, names: tuple[str, ...]) -> Any:
+    """The Keras layer whose ``__init__`` or ``__call__`` (of ``names``) this frame runs, or ``None``."""
+    from . import _keras
+
+    layer = frame.f_locals.get("self")
+    return layer if keras and frame.f_code.co_name in names and _keras.is_keras_layer(layer) else None
+
+
+def failed_in(error: BaseException) -> str | None:
+    """``"making a Conv2DTranspose layer"`` or ``"calling a Concatenate layer"``: the Keras layer that raised."""
+    for frame, keras, _ in _frames(error):
+        layer = _layer_method(frame, keras, ("__init__", "__call__"))
+        if layer is not None:
             what = "making" if frame.f_code.co_name == "__init__" else "calling"
             name = type(layer).__name__
             return f"{what} {'an' if name[:1] in 'AEIOU' else 'a'} {name} layer"
-        trace = trace.tb_next
     return None
 
 
@@ -287,25 +299,19 @@ def partial_description(error: BaseException, inputs: list[Any]) -> dict[str, An
     """
     import tensorflow as tf
 
-    from . import _keras
-
     found: list[Any] = []
     failed: tuple[Any, list[Any]] | None = None
-    trace = error.__traceback__
-    while trace is not None:
-        frame = trace.tb_frame
-        module = str(frame.f_globals.get("__name__", ""))
-        if module.split(".", 1)[0] not in _keras.KERAS_PACKAGES and not module.startswith("test_utils"):
+    for frame, keras, module in _frames(error):
+        if not keras and not module.startswith("test_utils"):
             for value in list(frame.f_locals.values())[:64]:
                 _tensors(value, found)
-        elif failed is None and frame.f_code.co_name == "__call__" and _keras.is_keras_layer(frame.f_locals.get("self")):
+        elif failed is None and _layer_method(frame, keras, ("__call__",)) is not None:
             called: list[Any] = []  # the layer whose call raised, and the tensors it was called on
             for value in [*frame.f_locals.get("args", ()), *dict(frame.f_locals.get("kwargs", {})).values()]:
                 _tensors(value, called)
             if called:
                 failed = (frame.f_locals["self"], called)
                 found.extend(called)
-        trace = trace.tb_next
     outputs = [t for i, t in enumerate(found) if all(t is not other for other in found[:i])
                and all(t is not x for x in inputs)]
     connected = []

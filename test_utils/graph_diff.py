@@ -200,7 +200,8 @@ class _Alignment:
         if shared and len(wanted) > 1:
             self._take(w, shared[0])
             return True
-        if self._skipped(w, wanted):
+        if self._skips(w, wanted):
+            self._miss(w, wanted)
             return True
         other = [g for g in self._free_layers() if self.got.feeds(g) == wanted and "?" not in wanted]
         if other:  # a layer of another class in its place
@@ -260,12 +261,6 @@ class _Alignment:
         direct = any(set(known) & set(self.got.feeds(g)) for c in later for g in self._free_layers(self.want.cls(c)))
         return direct or (not later and is_output and not self._free_layers(self.want.cls(w)))
 
-    def _skipped(self, w: int, wanted: list[str]) -> bool:
-        if self._skips(w, wanted):
-            self._miss(w, wanted)
-            return True
-        return False
-
 
 # ----------------------------------------------------------------------------------------- explaining
 
@@ -312,7 +307,7 @@ class _Report:
         return self.layer(layer) + (f" (output {int(suffix[1:]) + 1})" if suffix else "")
 
     def refs(self, refs: Sequence[str], style: str) -> str:
-        return _style.paint(", ".join(self.ref(r) for r in refs) or "nothing", style, self.colour) if refs else "nothing"
+        return _style.paint(", ".join(self.ref(r) for r in refs), style, self.colour) if refs else "nothing"
 
     def name(self, class_name: str, style: str) -> str:
         return _style.paint(class_name, style, self.colour)
@@ -398,10 +393,9 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
                                   f"{report.name(got_row[0], 'red')} layer, expected {_a(want_row[0])} "
                                   f"{report.name(want_row[0], 'green')} layer")
             continue
-        wanted = align.mapped(want_row[3])
-        if want_row[0] != "InputLayer" and align.through(g_graph.feeds(g)) != wanted \
-                and not (partial and "?" in wanted):
-            _inputs(report, g, align.through(g_graph.feeds(g)), wanted)
+        wanted, feeds = align.mapped(want_row[3]), align.through(g_graph.feeds(g))
+        if want_row[0] != "InputLayer" and feeds != wanted and not (partial and "?" in wanted):
+            _inputs(report, g, feeds, wanted)
         _settings(report, g, got_row, want_row, free, w in want_outputs)
     for w in align.missing:
         if partial and not any(c in align.pair for c in w_graph.consumers.get(w, [])):

@@ -164,7 +164,11 @@ def _compare_calls(kind: str, got: list[dict[str, Any]], want: list[dict[str, An
 
 
 def check_unet_wiring(trace: WiringTrace, expected: dict[str, Any], n_filters: int = 32, n_classes: int = 23) -> None:
-    """Raise ``AssertionError`` listing every way ``trace`` differs from the solution's calls ``expected``."""
+    """Raise ``AssertionError`` listing every way ``trace`` differs from the solution's calls ``expected``.
+
+    ``n_filters`` and ``n_classes`` are accepted for the check cells that pass them; the layers after the
+    blocks are compared by the structural check that follows in the same cell.
+    """
     want_conv, want_up = expected["conv_block"], expected["upsampling_block"]
     problems = _compare_calls("conv_block", trace.conv_calls, want_conv)
     problems += _compare_calls("upsampling_block", trace.up_calls, want_up)

@@ -102,7 +102,8 @@ def numbers(descriptions: Iterable[dict[str, Any]], cls: str, occurrence: int, i
     found = set()
     for description in descriptions:
         rows = [n for n, row in enumerate(description.get("layers", []), start=1) if row[0] == cls]
-        for k in {occurrence, occurrence + max(0, len(rows) - in_source) if in_source else occurrence}:
+        offset = max(0, len(rows) - in_source) if in_source else 0
+        for k in {occurrence, occurrence + offset}:
             if 0 < k <= len(rows):
                 found.add(rows[k - 1])
     return found
