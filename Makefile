@@ -42,7 +42,7 @@ demo: setup  ## Set up, regenerate the release, grade the example submissions, p
 	$(BIN)/python -m autograder demo $(ASSIGNMENT)
 
 slurm-demo: setup  ## Grade the demo submissions as a SLURM array job of 2 shards (starts a one-machine cluster when none answers; root)
-	$(BIN)/python -m autograder.instructor.slurm_demo $(ASSIGNMENT)
+	$(BIN)/python -m autograder slurm-demo $(ASSIGNMENT)
 
 system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM; a system Python, useradd, runuser and libseccomp for the sandbox tests); needs root, apt-get only when one is missing
 	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge python3.11-minimal passwd util-linux libseccomp2

@@ -57,8 +57,10 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# The grader's own settings (python -m autograder; defaults shown). See README, section Settings.
+# The grader's own settings (python -m autograder): each commented line shows the default that
+# autograder/course/settings.py declares (a test holds them equal). See README, section Settings.
 # c.Autograder.jobs = 0                  # parallel workers; 0: one per core
+# c.Autograder.cell_timeout = 300.0      # per cell, where ExecutePreprocessor.timeout (above) is not set
 # c.Autograder.submission_timeout = 1800.0
 # c.Autograder.memory_mb = 4096          # per kernel (cgroup); an OOM kill is reported as "memory"
 # c.Autograder.nproc = 512

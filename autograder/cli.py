@@ -1,58 +1,60 @@
-"""``python -m autograder``: a thin argparse layer over the commands' ``run(*, ...)`` functions."""
+"""``python -m autograder``: the kit's one command line, a thin argparse layer over the commands' ``run(*, ...)``.
+
+Every command's arguments, help and errors are here (``Error: ...`` with the fix, exit 2; a traceback only with
+``--debug``); a command that works on a course opens it once here and passes it down.
+"""
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable
 
+from autograder.course.directory import Course, ensure_tools_on_path
+from autograder.course.settings import default
 from autograder.errors import UserError
 
 
 def _root(args: argparse.Namespace) -> Path:
-    return Path(args.root).resolve()
+    return Path(args.root or os.environ.get("AUTOGRADER_ROOT") or ".").resolve()
+
+
+def _course(args: argparse.Namespace) -> Course:
+    """The course of this command, opened once (its config read once) and passed down."""
+    return Course.open(_root(args), getattr(args, "db", None))
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    if args.gpus and not args.container:
+        raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
+    course = _course(args)
     server = None
-    if not args.no_warm and not args.container:
+    if not args.no_warm and not args.container and course.settings.warm:
         # Start the fork server before the heavy imports below, so that its own imports overlap them.
         from autograder.host import forkserver
 
-        server = forkserver.for_assignment(_root(args), args.assignment, args.jobs or os.cpu_count() or 1)
+        server = forkserver.for_assignment(course.root, args.assignment,
+                                           args.jobs or course.settings.jobs or os.cpu_count() or 1)
     try:
         from autograder.host import grade
         from autograder.host.container import Options, docker_binary
-        from autograder.course.directory import Course
 
-        if args.gpus and not args.container:
-            raise UserError("--gpus needs --container IMAGE", "add --container unet-grader:gpu (built with `make image GPU=1`)")
-        if args.container:
-            from autograder.course.settings import settings
-
-            container = Options(args.container, args.gpus, docker_binary(settings(Course.open(_root(args), args.db)).docker))
-        else:
-            container = None
-
-        limits = None
-        if args.memory or args.nproc:
-            limits = grade.default_limits(Course.open(_root(args), args.db))
-            limits.memory_mb = args.memory or limits.memory_mb
-            limits.nproc = args.nproc or limits.nproc
-        grade.run(root=_root(args), assignment=args.assignment, jobs=args.jobs, students=args.student,
-                  timeout=args.timeout, force=args.force, db_url=args.db, submission_timeout=args.submission_timeout,
+        container = Options(args.container, args.gpus, docker_binary(course.settings.docker)) if args.container else None
+        limits = course.limits()
+        limits.memory_mb = args.memory or limits.memory_mb
+        limits.nproc = args.nproc or limits.nproc
+        grade.run(course=course, assignment=args.assignment, jobs=args.jobs, students=args.student,
+                  timeout=args.timeout, force=args.force, submission_timeout=args.submission_timeout,
                   limits=limits, progress=not args.no_progress, container=container, warm=not args.no_warm,
                   server=server, confine=not args.no_sandbox)
     finally:
         if server is not None:
             server.close()
-    from autograder.instructor import mistakes
+    from autograder.instructor import mistakes_report
 
     try:  # the grades are in; a report that cannot be written is a warning, not a failed grading run
-        print(f"mistakes report: {mistakes.run(root=_root(args), assignment=args.assignment, db_url=args.db)['html']}")
+        print(f"mistakes report: {mistakes_report.run(course=course, assignment=args.assignment)['html']}")
     except (UserError, OSError) as exc:
         print(f"warning: no mistakes report ({exc}); run `python -m autograder report {args.assignment}`",
               file=sys.stderr)
@@ -90,16 +92,17 @@ def cmd_coursera(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     from autograder.instructor import feedback
 
-    files = feedback.run(root=_root(args), assignment=args.assignment, students=args.student, db_url=args.db)
-    print(f"{len(files)} feedback files in {_root(args) / 'feedback'}")
+    course = _course(args)
+    files = feedback.run(course=course, assignment=args.assignment, students=args.student)
+    print(f"{len(files)} feedback files in {course.root / 'feedback'}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from autograder.instructor import export
 
-    done = export.run(root=_root(args), fmt=args.format, roster=args.roster, assignments=args.assignment,
-                      out=args.out, db_url=args.db)
+    done = export.run(course=_course(args), fmt=args.format, roster=args.roster, assignments=args.assignment,
+                      out=args.out)
     if done.left_out:
         print(f"left out (not in the roster {args.roster}): {' '.join(done.left_out)}", file=sys.stderr)
     print(f"{args.format} export of {', '.join(done.assignments)} ({done.students} students): {done.path}")
@@ -107,9 +110,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from autograder.instructor import mistakes
+    from autograder.instructor import mistakes_report
 
-    paths = mistakes.run(root=_root(args), assignment=args.assignment, db_url=args.db)
+    paths = mistakes_report.run(course=_course(args), assignment=args.assignment)
     print(f"mistakes report: {paths['html']} (and {paths['csv'].name}, {paths['png'].name})")
     return 0
 
@@ -117,7 +120,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from autograder.host import check
 
-    status, exercises, _ = check.run(root=_root(args), notebook=Path(args.notebook), timeout=args.timeout,
+    status, exercises, _ = check.run(course=_course(args), notebook=Path(args.notebook), timeout=args.timeout,
                                      assignment=args.assignment)
     return 0 if exercises and all(e.passed for e in exercises) else 1
 
@@ -125,7 +128,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from autograder.host import collect
 
-    counts = collect.run(root=_root(args), folder=Path(args.folder), db_url=args.db)
+    counts = collect.run(course=_course(args), folder=Path(args.folder))
     print(f"{counts['applied']} results applied, {counts['rejected']} rejected")
     if counts["rejected"]:
         print(f"Error: {counts['rejected']} result files were rejected (named above) — fix or remove them, "
@@ -135,63 +138,69 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_slurm(args: argparse.Namespace) -> int:
-    from autograder.host import slurm
+    from autograder.platforms.slurm import array
 
-    return slurm.run(root=_root(args), assignment=args.assignment, shards=args.shards, partition=args.partition,
+    return array.run(course=_course(args), assignment=args.assignment, shards=args.shards, partition=args.partition,
                      gpus_per_shard=args.gpus_per_shard, cpus_per_shard=args.cpus_per_shard, mem=args.mem,
                      time_limit=args.time, image=args.image, wait=args.wait, dry_run=args.dry_run,
-                     collect_only=args.collect, db_url=args.db)
+                     collect_only=args.collect)
+
+
+def cmd_slurm_demo(args: argparse.Namespace) -> int:
+    from autograder.platforms.slurm import demo
+
+    return demo.run(root=_root(args), assignment=args.assignment)
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
     from autograder.instructor import lab
 
-    given = Path(args.root)
-    root = given if (given / "nbgrader_config.py").is_file() or args.root != "." else lab._default_root()
-    return lab.run(root=root.resolve(), instructor=args.instructor, port=args.port, open_browser=not args.no_browser,
-                   notebook_dir=args.notebook_dir)
+    given = args.root or os.environ.get("AUTOGRADER_ROOT")
+    return lab.run(root=Path(given).resolve() if given else None, instructor=args.instructor, port=args.port,
+                   open_browser=not args.no_browser, notebook_dir=args.notebook_dir)
 
 
 def cmd_gradescope_zip(args: argparse.Namespace) -> int:
     from autograder.platforms import gradescope_zip
 
-    path = gradescope_zip.run(root=_root(args) if (_root(args) / "source").is_dir() else gradescope_zip.ROOT,
-                              assignment=args.assignment, out=args.out)
+    path = gradescope_zip.run(root=_root(args), assignment=args.assignment, out=args.out)
     print(f"Gradescope autograder: {path} (upload it as the assignment's autograder zip)")
     return 0
 
 
-def _lazy(module: str, **fixed: object) -> Callable[[argparse.Namespace], int]:
-    """A command whose module is imported only when the command runs (``module``: under ``autograder.``)."""
-    def call(args: argparse.Namespace) -> int:
-        try:
-            mod = importlib.import_module(f"autograder.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"autograder.{module}":
-                raise
-            raise UserError(f"autograder/{module.replace('.', '/')}.py is missing",
-                            "update your checkout of the course kit") from None
-        kwargs = {"root": _root(args), **{k: getattr(args, k) for k in fixed}}
-        out = mod.run(**kwargs)
-        return out if isinstance(out, int) else 0
-    return call
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.instructor import release
+
+    release.run(root=_root(args), assignments=args.assignments or None, verify=args.verify)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from autograder.instructor import demo
+
+    return demo.run(root=_root(args), assignment=args.assignment)
 
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and --help)."""
     p = argparse.ArgumentParser(prog="python -m autograder", description="Parallel, sandboxed nbgrader autograding.")
-    p.add_argument("--root", default=os.environ.get("AUTOGRADER_ROOT", "."), help="course directory (default: .)")
+    p.add_argument("--root", help="course directory (default: $AUTOGRADER_ROOT, else the current folder; for lab: "
+                                  "the current folder when it is a course, else the kit)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("grade", help="grade every submission of an assignment in parallel")
     g.add_argument("assignment")
-    g.add_argument("--jobs", "-j", type=int, help="parallel workers (default: one per core)")
+    g.add_argument("--jobs", "-j", type=int, help="parallel workers (default: c.Autograder.jobs; 0 or unset: one per core)")
     g.add_argument("--student", nargs="+", action="extend", metavar="ID", help="only these students")
-    g.add_argument("--timeout", type=float, help="per-cell time limit in seconds (default: nbgrader config)")
-    g.add_argument("--submission-timeout", type=float, help="time limit for a whole submission (default 1800 s)")
-    g.add_argument("--memory", type=int, help="memory limit per submission in MiB (default 4096)")
-    g.add_argument("--nproc", type=int, help="process/thread limit per submission (default 512)")
+    g.add_argument("--timeout", type=float, help="per-cell time limit in seconds (default: nbgrader's "
+                   f"ExecutePreprocessor.timeout, else c.Autograder.cell_timeout, {default('cell_timeout'):g} s)")
+    g.add_argument("--submission-timeout", type=float, help="time limit for a whole submission "
+                   f"(default: c.Autograder.submission_timeout, {default('submission_timeout'):g} s)")
+    g.add_argument("--memory", type=int, help=f"memory limit per submission in MiB (default: c.Autograder.memory_mb, "
+                                              f"{default('memory_mb')})")
+    g.add_argument("--nproc", type=int, help=f"process/thread limit per submission (default: c.Autograder.nproc, "
+                                             f"{default('nproc')})")
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     g.add_argument("--db", help="gradebook URL (default: nbgrader config, else sqlite:///ROOT/gradebook.db)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -284,11 +293,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
     r.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip grading the solution and the empty notebook before writing the release")
-    r.set_defaults(func=lambda a: _lazy("instructor.release", assignments=True, verify=True)(_none_if_empty(a)))
+    r.set_defaults(func=cmd_release)
 
     d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
     d.add_argument("assignment", nargs="?", default="unet", help="an assignment of source/ (default: unet)")
-    d.set_defaults(func=_lazy("instructor.demo", assignment=True))
+    d.set_defaults(func=cmd_demo)
+
+    sd = sub.add_parser("slurm-demo", help="the `make slurm-demo` job: the demo's submissions as a SLURM array job "
+                                           "(a one-machine cluster when none answers), then the demo's table")
+    sd.add_argument("assignment", nargs="?", default="unet", help="an assignment with demo examples (default: unet)")
+    sd.set_defaults(func=cmd_slurm_demo)
 
     la = sub.add_parser("lab", help="JupyterLab with nbgrader: the student's seat, or the instructor's (--instructor)")
     la.add_argument("--instructor", action="store_true",
@@ -305,14 +319,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _none_if_empty(args: argparse.Namespace) -> argparse.Namespace:
-    args.assignments = args.assignments or None
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; user errors print one line and exit 2."""
     args = parser().parse_args(argv)
+    ensure_tools_on_path()  # nbgrader's gradebook runs `alembic` from PATH: this environment's, first
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

@@ -23,12 +23,15 @@ sys.path.insert(0, str(REPO))
 
 from autograder.sandbox import limits as sandbox  # noqa: E402
 from autograder.sandbox.probe import probe  # noqa: E402
+from autograder.course.settings import Autograder  # noqa: E402
+
+LIMITS = Autograder().limits()  # the defaults of c.Autograder
 
 
 def _policy(tmp: Path, confine: bool, uid: int) -> Path:
     box = tmp / ("box" if confine else "open-box")
     sandbox.make_box(box, uid)
-    rules = sandbox.policy(limits=sandbox.Limits(), slot=0, box=box, cgroup_procs=[], course_root=REPO, uid=uid,
+    rules = sandbox.policy(limits=LIMITS, slot=0, box=box, cgroup_procs=[], course_root=REPO, uid=uid,
                            confine=confine)
     path = tmp / f"policy-{confine}.json"
     rules.write(path)
@@ -46,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=30)
     args = p.parse_args(argv)
-    why = probe(course_root=REPO)
+    why = probe(course_root=REPO, limits=LIMITS)
     if why is not None:
         print(f"Error: the sandbox cannot be set up here ({why})", file=sys.stderr)
         return 1
-    claims = sandbox.UidClaims(sandbox.Limits().uid_base) if sandbox.is_root() else None
+    claims = sandbox.UidClaims(LIMITS.uid_base) if sandbox.is_root() else None
     uid = claims.uid(0) if claims else os.getuid()
     times: dict[bool, list[float]] = {True: [], False: []}
     with tempfile.TemporaryDirectory(prefix="ag-bench-") as tmp:

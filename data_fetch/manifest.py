@@ -56,8 +56,3 @@ def write_manifest(root: Path, records: list[FrameRecord], source: dict[str, Any
     path = root / MANIFEST
     write_file(path, (json.dumps(document, indent=1) + "\n").encode())
     return path
-
-
-def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The parsed manifest of the dataset in ``root``."""
-    return json.loads((Path(root) / MANIFEST).read_text())

@@ -1,36 +1,26 @@
-"""Checks for the U-Net exercises, for public and hidden notebook test cells.
+"""The checks a student's notebook runs: public checks under each exercise, evidence for the hidden ones.
 
-Public test cells::
+Public check cells::
 
-    from test_utils import summary, comparator
-    comparator(summary(model), expected)     # prints "All tests passed!" or raises AssertionError
+    from test_utils import check
+    check(_exercise, conv_block, expected)   # prints "All tests passed!" or raises AssertionError
 
-``summary(model)`` gives one list per layer, ``[class_name, output_shape, param_count, *details]``,
-with details only for ``Conv2D`` (padding, activation, initializer), ``MaxPooling2D`` (pool size)
-and ``Dropout`` (rate); see :mod:`test_utils.layer_summary` for the exact rules, including why
-``Conv2DTranspose`` has no details. ``comparator`` fails on any difference, including missing or
-extra layers, and says which layer, which field, what it found and what it expected.
+:func:`check` builds the answer at the exercise's public sizes, prints the layers it built and compares
+them with the expected ones, first cause first (:mod:`test_utils.structure`). The older format of the
+first lesson is also here: ``comparator(summary(model), expected)`` compares one list per layer,
+``[class_name, output_shape, param_count, *details]`` (:mod:`test_utils.layer_summary` gives the rules).
 
-Deeper checks, each returning a frozen dataclass with ``ok``, ``problems`` and the facts found
-(pass any number of them to :func:`assert_ok` to fail a test cell with their explanations):
-
-* :func:`check_conv_layers` — kernel size, strides, padding, activation, ... of Conv2D and
-  Conv2DTranspose layers;
-* :func:`check_merge_layers` — the inbound layers of each Concatenate/Add in order, and its axis;
-* :func:`check_block_outputs` — which layer produced each tensor a block returns;
-* :func:`check_output_activation` — logits or softmax/sigmoid.
-
-Hidden test cells: get a private copy that an earlier answer cell cannot have tampered with
-(rebinding ``comparator`` in the notebook or monkeypatching ``test_utils`` does not reach it)::
+Hidden check cells record evidence for the grader, which judges it outside the kernel
+(:func:`record`). They load a private copy of the package first, which an earlier answer cell cannot
+have tampered with (rebinding ``check`` in the notebook or monkeypatching ``test_utils`` does not reach
+it); see :mod:`test_utils._isolation` for how, and for what it does not defend against::
 
     import runpy, sys  # private copy of test_utils, loaded from its files, not from sys.modules
     _tu_spec = [_s for _f in sys.meta_path if (_s := _f.find_spec("test_utils", None))][0]
     tu = runpy.run_path(_tu_spec.submodule_search_locations[0] + "/_isolation.py")["private_copy"]()
+    tu.evidence.record(_exercise, conv_block)
 
-then use ``tu.comparator(tu.summary(model), expected)``, ``tu.check_merge_layers(...)``, and so on.
-The snippet uses only ``import`` statements and names it binds itself (no builtins that a
-notebook variable could shadow). See :mod:`test_utils._isolation` for what it does not defend
-against. Everything works with Keras 3 and with Keras 2 (``TF_USE_LEGACY_KERAS=1``).
+Everything works with Keras 3 and with Keras 2 (``TF_USE_LEGACY_KERAS=1``).
 """
 from __future__ import annotations
 
@@ -39,20 +29,10 @@ from ._style import strip_ansi
 from . import evidence, exercises, structure
 from .compare import comparator
 from .evidence import check, record
-from .structure import assert_same, describe, differences
-from .conv_checks import ConvCheck, ConvFacts, check_conv_layers, conv_layers
 from .layer_summary import summary
-from .merge_checks import MergeCheck, MergeFacts, check_merge_layers, merge_layers
-from .output_checks import (BlockOutputsCheck, OutputActivationCheck, block_outputs, check_block_outputs,
-                            check_output_activation, output_activations)
-from .results import CheckResult, LayerRef, assert_ok
+from .structure import assert_same, describe, differences
 
 __all__ = [
-    "summary", "comparator", "assert_ok", "private_copy", "strip_ansi",
-    "describe", "differences", "assert_same", "check", "record", "evidence", "exercises", "structure",
-    "CheckResult", "LayerRef",
-    "conv_layers", "check_conv_layers", "ConvFacts", "ConvCheck",
-    "merge_layers", "check_merge_layers", "MergeFacts", "MergeCheck",
-    "block_outputs", "check_block_outputs", "BlockOutputsCheck",
-    "output_activations", "check_output_activation", "OutputActivationCheck",
+    "check", "record", "summary", "comparator", "describe", "differences", "assert_same",
+    "private_copy", "strip_ansi", "evidence", "exercises", "structure",
 ]

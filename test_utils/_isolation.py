@@ -30,8 +30,8 @@ def private_copy(package_dir: str | None = None) -> ModuleType:
     """A fresh ``test_utils`` package executed from the ``.py`` files in ``package_dir``.
 
     ``package_dir`` defaults to the directory of this file. Every top-level module of the
-    package is loaded, so ``copy.comparator``, ``copy.summary``, ``copy.check_conv_layers``
-    and the submodules (e.g. ``copy.compare``) are all private. The copy is registered in
+    package is loaded, so ``copy.comparator``, ``copy.summary``, ``copy.evidence``
+    and the other submodules (e.g. ``copy.compare``) are all private. The copy is registered in
     ``sys.modules`` only while it loads, under a random name nothing else can refer to.
     """
     root = os.path.abspath(package_dir or os.path.dirname(os.path.abspath(__file__)))

@@ -16,9 +16,7 @@ Format of one entry: ``[class_name, output_shape, param_count, *details]``.
   deliberate: adding fields would break every expected list written so far. A
   ``Conv2DTranspose`` is still pinned by its output shape and parameter count (which
   catch a wrong ``filters``, ``kernel_size``, ``strides`` or ``padding`` in most cases); its
-  kernel size, strides, padding and activation are checked explicitly by
-  :func:`test_utils.conv_checks.check_conv_layers`, and merge order by
-  :func:`test_utils.merge_checks.check_merge_layers`.
+  settings, and the order of a merge's inputs, are compared by :mod:`test_utils.structure`.
 """
 from __future__ import annotations
 

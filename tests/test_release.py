@@ -6,10 +6,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.course.directory import Course
 from autograder.instructor import release
 
 
-@pytest.mark.parametrize("assignment", release.list_assignments(Path(__file__).resolve().parents[1]))
+@pytest.mark.parametrize("assignment", Course.open(Path(__file__).resolve().parents[1]).assignments())
 def test_release_is_in_sync_with_source(course_root: Path, assignment: str) -> None:
     stale = release.stale_files(root=course_root, assignment=assignment)
     assert stale == [], (f"release/{assignment} is out of date for {stale}: run `make release` "

@@ -1,4 +1,4 @@
-"""The course directory: its config, assignment definitions, scratch copies and nbgrader's apps.
+"""The course directory: its config and settings, assignment definitions, scratch copies and nbgrader's apps.
 
-Used by every side; imports nothing from host/, run/ or platforms/.
+Used by every side above it; imports only contracts/ and sandbox/.
 """

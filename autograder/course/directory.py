@@ -1,16 +1,25 @@
-"""The nbgrader course directory: its config, gradebook URL and submissions."""
+"""The nbgrader course directory: its config, settings, gradebook URL, assignments and submissions.
+
+A command opens its course once (:meth:`Course.open`: the config file is read there and nowhere else) and passes
+the :class:`Course` down. Opening a course changes nothing in the process (the PATH included: see :func:`tools_path`).
+"""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Literal
+
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder.course.settings import Autograder, load as load_settings
 from autograder.errors import UserError
+from autograder.sandbox.limits import Limits
 
 CONFIG_NAME = "nbgrader_config.py"
 #: Where the grading image keeps its course (``$AUTOGRADER_COURSE`` overrides it).
@@ -30,24 +39,41 @@ def load_config(root: Path) -> Config:
 
 @dataclass(frozen=True)
 class Course:
-    """A course directory and the settings the autograder takes from it."""
+    """A course directory, its nbgrader config and the grader's settings from it (``c.Autograder``)."""
 
     root: Path
     config: Config
     db_url: str
     course_id: str
+    settings: Autograder
 
     @classmethod
     def open(cls, root: Path, db_url: str | None = None) -> "Course":
         """Open the course at ``root``; ``db_url`` overrides the config's gradebook URL."""
-        ensure_tools_on_path()
         root = Path(root).resolve()
         if not root.is_dir():
             raise UserError(f"course directory {root} does not exist", "pass the course root (where nbgrader_config.py is)")
         config = load_config(root)
         cd = config.get("CourseDirectory", {})
         url = db_url or cd.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
-        return cls(root=root, config=config, db_url=str(url), course_id=str(cd.get("course_id") or "default_course"))
+        return cls(root=root, config=config, db_url=str(url), course_id=str(cd.get("course_id") or "default_course"),
+                   settings=load_settings(config, root / CONFIG_NAME))
+
+    def with_db(self, db_url: str) -> "Course":
+        """The same course with another gradebook."""
+        return dataclasses.replace(self, db_url=db_url)
+
+    def limits(self) -> Limits:
+        """Per-submission limits: the settings', with nbgrader's per-cell time limit where the config sets one."""
+        cell = self.config.get("Execute", {}).get("timeout") or self.config.get("ExecutePreprocessor", {}).get("timeout")
+        return self.settings.limits(cell)
+
+    def assignments(self, folder: Literal["source", "release"] = "source") -> list[str]:
+        """The assignments of ``source/`` (the instructor's) or ``release/`` (what a grading image holds), sorted."""
+        base = self.root / folder
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
     def submission_dir(self, student: str, assignment: str) -> Path:
         """``submitted/<student>/<assignment>``."""
@@ -110,7 +136,11 @@ def tools_path(path: str | None = None, python: str | os.PathLike[str] | None = 
 
 
 def ensure_tools_on_path() -> None:
-    """Put this interpreter's bin folder first on this process's PATH (see :func:`tools_path`)."""
+    """Put this interpreter's bin folder first on this process's PATH (see :func:`tools_path`).
+
+    Called once by each entry point (the command line, the worker), never by a library function: nbgrader's
+    gradebook runs ``alembic`` from PATH when it creates a database.
+    """
     os.environ["PATH"] = tools_path()
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from collections import Counter
+from typing import Any
 
+from autograder.course.directory import Course
 from autograder.errors import UserError
 
-__all__ = ["Signature", "MAX_NOTEBOOK_BYTES", "course_signatures", "identify", "read_signature"]
+__all__ = ["Signature", "MAX_NOTEBOOK_BYTES", "course_signatures", "identify", "read_signature", "recognise"]
 
 #: Largest notebook file read for identification (a notebook with big outputs is still far smaller).
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
@@ -68,21 +70,19 @@ def read_signature(path: Path) -> Signature:
     return _signature(doc)
 
 
-def course_signatures(root: Path, assignments: Iterable[str] | None = None) -> dict[tuple[str, str], Signature]:
+def course_signatures(course: Course) -> dict[tuple[str, str], Signature]:
     """``(assignment, notebook stem) -> Signature`` for the course's released notebooks (else its sources)."""
     found: dict[tuple[str, str], Signature] = {}
     for folder in ("release", "source"):
-        base = root / folder
-        if not base.is_dir():
-            continue
-        for nb in sorted(base.glob("*/*.ipynb")):
-            key = (nb.parent.name, nb.stem)
-            if key in found or (assignments is not None and key[0] not in assignments):
-                continue
-            try:
-                found[key] = _signature(json.loads(nb.read_bytes()))
-            except (OSError, ValueError):
-                continue  # a broken course notebook matches nothing; release would report it
+        for assignment in course.assignments(folder):
+            for nb in sorted((course.root / folder / assignment).glob("*.ipynb")):
+                key = (assignment, nb.stem)
+                if key in found:
+                    continue
+                try:
+                    found[key] = _signature(json.loads(nb.read_bytes()))
+                except (OSError, ValueError):
+                    continue  # a broken course notebook matches nothing; release would report it
     return found
 
 
@@ -107,3 +107,35 @@ def identify(notebook: Path, signatures: dict[tuple[str, str], Signature]) -> tu
         raise UserError(f"{notebook} matches several assignments equally well ({names})",
                         "name the one you mean with --assignment NAME (make check NB=... ASSIGNMENT=NAME)")
     return best[2]
+
+
+def recognise(notebooks: list[Path], signatures: dict[tuple[str, str], Signature],
+              wanted: str | None = None) -> tuple[str, dict[Path, str]]:
+    """The assignment ``notebooks`` were made from, and the released stem of each one recognised.
+
+    The one rule for ``check`` and the learning platforms' uploads: each notebook is recognised by its content
+    (:func:`identify`), whatever its file name. ``wanted``: the assignment the user named (only its notebooks
+    are considered). Notebooks of no assignment are left out while another one is recognised; when none is,
+    the first one's problem is the :class:`UserError`, naming the notebooks the course expects.
+    """
+    known = sorted({assignment for assignment, _ in signatures})
+    if wanted is not None:
+        if wanted not in known:
+            raise UserError(f"assignment {wanted!r} is not in this course", f"use one of: {', '.join(known) or '(none)'}")
+        signatures = {key: sig for key, sig in signatures.items() if key[0] == wanted}
+    expected = " or ".join(sorted(f"{stem}.ipynb" for _, stem in signatures)) or "a course notebook"
+    if not notebooks:
+        raise UserError("no notebook (.ipynb file) was handed in", f"hand in {expected}")
+    found: dict[Path, tuple[str, str]] = {}
+    problems: list[UserError] = []
+    for notebook in notebooks:
+        try:
+            found[notebook] = identify(notebook, signatures)
+        except UserError as problem:
+            problems.append(problem)
+    if not found:
+        first = problems[0]
+        raise UserError(first.what, f"{first.todo}; this course expects {expected}")
+    votes = Counter(assignment for assignment, _ in found.values())
+    assignment = votes.most_common(1)[0][0]
+    return assignment, {nb: stem for nb, (a, stem) in found.items() if a == assignment}

@@ -1,4 +1,4 @@
-"""The instructor's side of grading: schedule, launch, store, report, collect, shard, check, containers.
+"""Grading on this machine: grade, check, shard, collect; the scheduler, fork server, store and grades table.
 
-Talks to what runs beside student code only through contracts JSON; never imports run/.
+Talks to what runs beside student code only through contracts JSON; never imports run/, instructor/ or platforms/.
 """

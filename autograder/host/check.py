@@ -2,76 +2,53 @@
 
 The assignment is recognised from the notebook's content (:mod:`autograder.course.identify`), so a
 copy called ``Image_segmentation_Unet-Copy1.ipynb`` or ``... (2).ipynb`` is checked like the original.
-A private copy of the course's ``source/<assignment>/`` is released with nbgrader into a
-temporary course, the notebook is submitted there under its released name as student ``check``
-and graded by :func:`autograder.host.grade.run` (same sandbox); nothing in the course changes.
+The notebook is graded under its released name as student ``check`` in a scratch course released
+afresh from ``source/<assignment>/`` (:func:`autograder.host.scratch_grade.graded`: the same grader and
+sandbox as ``grade``); nothing in the course changes.
 Each failed exercise is reported with the first explanation of its failing check (names, scores
 and explanations only: never a hidden check's source).
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from autograder.course import definition as definitions
-from autograder.host import grade
-from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course
-from autograder.errors import UserError
-from autograder.course.exercises import Exercise, evaluate
+from autograder.course.exercise_scores import ExerciseScore, evaluate
 from autograder.course.explanations import Failure, read_failures
-from autograder.course.identify import course_signatures, identify
-from autograder.course.nbgrader_app import run_app
+from autograder.course.identify import course_signatures, recognise
+from autograder.errors import UserError
+from autograder.host import grade, scratch_grade
 
 STUDENT = "check"
 
 
-def find_assignment(root: Path, notebook: Path, assignment: str | None = None) -> tuple[str, str]:
-    """``(assignment, released notebook stem)`` the notebook was made from, recognised by its nbgrader cells."""
-    assignments = sorted(p.name for p in (root / "source").iterdir() if p.is_dir()) if (root / "source").is_dir() else []
-    if assignment is not None and assignment not in assignments:
-        raise UserError(f"assignment {assignment!r} is not in {root / 'source'}",
-                        f"use one of: {', '.join(assignments) or '(none)'}")
-    signatures = course_signatures(root, [assignment] if assignment else assignments)
-    return identify(notebook, signatures)
-
-
-def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool = False,
-        assignment: str | None = None) -> tuple[str, list[Exercise], dict]:
+def run(*, course: Course, notebook: Path, timeout: float | None = None, quiet: bool = False,
+        assignment: str | None = None) -> tuple[str, list[ExerciseScore], dict]:
     """Grade ``notebook``; return (status, exercises, grades.csv row) and print a report unless quiet.
 
     ``assignment``: the assignment to grade it as (default: recognised from the notebook's cells).
     """
-    course = Course.open(Path(root))
     notebook = Path(notebook).resolve()
     if not notebook.exists():
         raise UserError(f"notebook {notebook} does not exist", "pass the path of a .ipynb file")
-    assignment, stem = find_assignment(course.root, notebook, assignment)
-    with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
-        temp = Course.open(_make_course(course, assignment, Path(tmp)), f"sqlite:///{Path(tmp) / 'course' / 'gradebook.db'}")
-        run_app(temp, ["generate_assignment", assignment, "--force"])
-        sub = temp.submission_dir(STUDENT, assignment)
-        sub.mkdir(parents=True)
-        shutil.copyfile(notebook, sub / f"{stem}.ipynb")
-        try:
-            rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
-                             progress=False, quiet=True)
-        except grade.SandboxUnavailable as refused:  # a self-learner's own notebook on their own machine: said
-            if not quiet:
-                print("Note: the notebook runs unconfined here, as in Jupyter "
-                      f"(the grading sandbox cannot be set up: {refused.why})")
-            rows = grade.run(root=temp.root, assignment=assignment, jobs=1, timeout=timeout, db_url=temp.db_url,
-                             progress=False, quiet=True, confine=False)
-        definition = definitions.read(temp.db_url, temp.course_id, assignment)
+    assignment, stems = recognise([notebook], course_signatures(course), assignment)
+    stem = stems[notebook]
+
+    def unconfined(why: str) -> None:  # a self-learner's own notebook on their own machine: said
+        if not quiet:
+            print(f"Note: the notebook runs unconfined here, as in Jupyter (the grading sandbox cannot be set up: {why})")
+
+    with scratch_grade.graded(origin=course, assignment=assignment, submissions={STUDENT: {f"{stem}.ipynb": notebook}},
+                              regenerate=True, data=True, timeout=timeout, unconfined_ok=unconfined) as done:
+        temp, definition = done.course, done.definition
         with Gradebook(temp.db_url, temp.course_id) as gb:
             sub_row = gb.find_submission(assignment, STUDENT)
             scores = {g.cell.name: g.score for nb in sub_row.notebooks for g in nb.grades}
         found, _ = read_failures(temp.autograded_dir(STUDENT, assignment), [nb.name for nb in definition.notebooks])
+        row = done.row(STUDENT)
     explained = {gid: failure for cells in found.values() for gid, failure in cells.items()}
-    row = rows[0]
     exercises = evaluate(definition, scores)
     if not quiet:
         as_name = "" if notebook.name == f"{stem}.ipynb" else f" as {stem}.ipynb"
@@ -91,7 +68,3 @@ def run(*, root: Path, notebook: Path, timeout: float | None = None, quiet: bool
 def _hidden(failure: Failure) -> bool:
     """Whether the failure is a hidden check's (its explanation is shown; its source never is)."""
     return failure.grade_id.endswith("_hidden")
-
-
-def _make_course(course: Course, assignment: str, tmp: Path) -> Path:
-    return scratch_course.build(tmp / "course", origin=course.root, assignment=assignment, source="all", data=True)

@@ -7,7 +7,7 @@ holds the graded notebooks. Results are applied in the same crash-safe way as ``
 Result files are untrusted input: each is validated (:func:`autograder.contracts.results.read`, then
 against the assignment and its graded folder) before anything is written; a bad one is named on
 stderr (``rejected FILE: reason``) and the others are still applied. Only the course root is
-written to. ``grades.csv`` is merged per assignment (:func:`autograder.host.report.write_csv`), so a
+written to. ``grades.csv`` is merged per assignment (:func:`autograder.host.grades_table.write_csv`), so a
 collect of several assignments keeps the rows of each.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from autograder.course import definition as definitions
-from autograder.host import report, store
+from autograder.host import grades_table, store
 from autograder.contracts import results
+from autograder.contracts.fields import ContractError, show_path
 from autograder.course.directory import Course
 from autograder.errors import UserError
 
@@ -28,9 +29,8 @@ from autograder.errors import UserError
 warnings.filterwarnings("ignore", message=".*not in session.*")
 
 
-def run(*, root: Path, folder: Path, db_url: str | None = None) -> dict[str, int]:
-    """Apply every result in ``folder``; return counts ``{"applied": n, "rejected": m}``."""
-    course = Course.open(Path(root), db_url)
+def run(*, course: Course, folder: Path) -> dict[str, int]:
+    """Apply every result in ``folder`` to ``course``; return counts ``{"applied": n, "rejected": m}``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist", "pass the folder holding the result JSON files")
@@ -49,16 +49,16 @@ def run(*, root: Path, folder: Path, db_url: str | None = None) -> dict[str, int
                     defs[result.assignment] = definitions.read(course.db_url, course.course_id, result.assignment)
                 graded = (path.parent / result.autograded_dir).resolve() if result.autograded_dir else None
                 if graded is not None and not graded.is_relative_to(base):
-                    raise results.ResultError(f"autograded_dir {result.autograded_dir!r} points outside {folder}")
+                    raise ContractError(f"autograded_dir {result.autograded_dir!r} points outside {folder}")
                 store.commit(course, gb, defs[result.assignment], result, graded)
                 counts["applied"] += 1
-            except (results.ResultError, UserError, OSError) as exc:
-                reason = exc.reason if isinstance(exc, results.ResultError) else str(exc)
-                print(f"rejected {results.show_path(path)}: {' '.join(reason.split())}", file=sys.stderr)
+            except (ContractError, UserError, OSError) as exc:
+                reason = exc.reason if isinstance(exc, ContractError) else str(exc)
+                print(f"rejected {show_path(path)}: {' '.join(reason.split())}", file=sys.stderr)
                 counts["rejected"] += 1
     for name, definition in defs.items():
         ledger = store.load_ledger(course, name)
-        table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
+        table = grades_table.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                             students=sorted(set(course.students(name)) | set(ledger)), ledger=ledger)
-        report.write_csv(course.root / "grades.csv", table, definition, merge=True)
+        grades_table.write_csv(course.root / "grades.csv", table, definition, merge=True)
     return counts

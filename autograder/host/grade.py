@@ -21,11 +21,11 @@ from tqdm import tqdm
 from autograder.course import definition as definitions
 from autograder.course import exercise_book
 from autograder.host import container as containers
-from autograder.host import forkserver, report, scheduler, store
+from autograder.host import forkserver, grades_table, scheduler, store
 from autograder.contracts import results
+from autograder.contracts.fields import ContractError
 from autograder.sandbox import limits as sandbox, probe as sandbox_probe
 from autograder.course.directory import Course, fingerprint
-from autograder.course.settings import settings
 from autograder.errors import UserError
 from autograder.contracts.job import Job, Policy
 from autograder.contracts.results import Result
@@ -78,16 +78,16 @@ class _Run:
     done: int = 0
 
 
-def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[str] | None = None,
-        timeout: float | None = None, force: bool = False, db_url: str | None = None,
+def run(*, course: Course, assignment: str, jobs: int | None = None, students: list[str] | None = None,
+        timeout: float | None = None, force: bool = False,
         submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
         progress: bool = True, quiet: bool = False,
         container: containers.Options | None = None, warm: bool = True,
         server: forkserver.Server | None = None, confine: bool = True) -> list[dict[str, Any]]:
     """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
 
-    ``timeout`` is the per-cell limit (default: the config's ``ExecutePreprocessor.timeout``),
-    ``submission_timeout`` the limit for a whole submission. Already graded submissions (same
+    ``course``: the course, opened once by the caller. ``timeout`` is the per-cell limit (default: the
+    config's ``ExecutePreprocessor.timeout``), ``submission_timeout`` the limit for a whole submission. Already graded submissions (same
     files, result in the ledger) are skipped unless ``force``. Writes ``grades.csv`` and
     ``grades.png`` in the course root. With ``container`` each submission runs in its own
     container of that grading image (:mod:`autograder.host.container`) instead of a local sandbox.
@@ -98,7 +98,6 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     where that cannot be set up, grading stops with a :class:`UserError` before any of it runs.
     ``confine=False`` (``--no-sandbox``) grades unconfined, and every row's reason says so.
     """
-    course = Course.open(Path(root), db_url)
     everyone = course.students(assignment)
     selected = list(dict.fromkeys(students)) if students else everyone
     for s in selected:
@@ -107,10 +106,9 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
     if not everyone:
         raise UserError(f"no submissions in {course.root / 'submitted'}/*/{assignment}/",
                         "collect the submissions first (nbgrader collect or copy them into submitted/<student>/<assignment>/)")
-    limits = limits or default_limits(course)
-    configured = settings(course)
-    jobs = jobs or configured.jobs or None
-    warm = warm and configured.warm
+    limits = limits or course.limits()
+    jobs = jobs or course.settings.jobs or None
+    warm = warm and course.settings.warm
     if timeout:
         limits.cell_timeout = float(timeout)
     if submission_timeout:
@@ -126,13 +124,13 @@ def run(*, root: Path, assignment: str, jobs: int | None = None, students: list[
                 if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
         if todo:
             _grade(course, assignment, definition, limits, todo, jobs, progress, container, warm, server, confine)
-    table = report.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
+    table = grades_table.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
-    report.write_csv(course.root / "grades.csv", table, definition)
-    report.plot(course.root / "grades.png", table, assignment)
+    grades_table.write_csv(course.root / "grades.csv", table, definition)
+    grades_table.plot(course.root / "grades.png", table, assignment)
     if not quiet:
         print(f"{len(todo)} graded now, {len(selected) - len(todo)} already graded; grades.csv and grades.png in {course.root}")
-        print(report.summary(table))
+        print(grades_table.summary(table))
         if not confine and container is None:
             print(f"Warning: {UNCONFINED} (--no-sandbox)")
     return table
@@ -143,16 +141,6 @@ def _require_sandbox(root: Path, limits: sandbox.Limits) -> None:
     why = sandbox_probe.probe(course_root=root, limits=limits)
     if why is not None:
         raise SandboxUnavailable(why, sandbox_probe.fix())
-
-
-def default_limits(course: Course) -> sandbox.Limits:
-    """The course's limits: ``c.Autograder.*`` settings, the per-cell time limit from nbgrader's own config."""
-    cfg = course.config
-    cell = cfg.get("Execute", {}).get("timeout") or cfg.get("ExecutePreprocessor", {}).get("timeout") or 300
-    s = settings(course)
-    return sandbox.Limits(cell_timeout=float(cell), submission_timeout=s.submission_timeout, memory_mb=s.memory_mb,
-                          address_space_mb=s.address_space_mb, nproc=s.nproc, tmp_size_mb=s.tmp_size_mb,
-                          uid_base=s.uid_base, allow=list(s.allow))
 
 
 @contextmanager
@@ -189,7 +177,7 @@ def _grade(course: Course, assignment: str, definition: definitions.AssignmentDe
         uids = sandbox.UidClaims(limits.uid_base) if sandbox.is_root() else None
         state = _Run(course, assignment, definition, limits, work, template, gb, _extensions(gb, assignment, todo),
                      parallel=parallel, container=container, server=server, uids=uids, confine=confine,
-                     keep_scratch=settings(course).keep_scratch)
+                     keep_scratch=course.settings.keep_scratch)
         bar = tqdm(total=len(todo), unit="sub", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
         try:
             scheduler.run(todo, parallel=parallel, timeout=limits.submission_timeout + 30,
@@ -319,7 +307,7 @@ def _finish(state: _Run, student: str, code: int | None, secs: float, bar: tqdm)
     graded = job.scratch / result.autograded_dir if result.autograded_dir else None
     try:
         store.commit(state.course, state.gb, state.definition, result, graded)
-    except results.ResultError as exc:  # a result that does not fit the assignment: zero, with the reason
+    except ContractError as exc:  # a result that does not fit the assignment: zero, with the reason
         result = Result(assignment=state.assignment, student=student, status="error", reason=f"rejected result: {exc}",
                         fingerprint=result.fingerprint, notebooks=zero_scores(state.definition))
         store.commit(state.course, state.gb, state.definition, result, None)
@@ -339,7 +327,7 @@ def _read_result(state: _Run, job: _Job, code: int | None) -> Result:
     elif path.exists():
         try:
             result = results.read(path)
-        except results.ResultError as exc:
+        except ContractError as exc:
             status, reason = "error", f"unreadable worker result: {exc.reason}"
         else:
             if (result.student, result.assignment) == (job.student, state.assignment):

@@ -12,13 +12,11 @@ pod that died is simply restarted. ``python -m autograder collect OUT`` merges e
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
-from autograder.host import grade, store
-from autograder.course import scratch as scratch_course
+from autograder.host import scratch_grade, store
 from autograder.contracts import results
+from autograder.contracts.fields import ContractError
 from autograder.course.directory import Course, baked_course_dir, fingerprint
 from autograder.errors import UserError
 
@@ -33,7 +31,7 @@ def share(students: list[str], index: int, count: int) -> list[str]:
 def _done(out: Path, submission: Path) -> bool:
     try:
         return results.read(out / "result.json").fingerprint == fingerprint(submission)
-    except (OSError, results.ResultError):
+    except (OSError, ContractError):
         return False
 
 
@@ -51,16 +49,11 @@ def run(*, assignment: str, index: int, count: int, submitted: Path, out: Path, 
     if not todo:
         return mine
     source = Course.open(Path(course) if course else baked_course_dir())
-    with tempfile.TemporaryDirectory(prefix="ag-shard-") as tmp:
-        temp = scratch_course.private_course(source, assignment, Path(tmp) / "course")
+    with scratch_grade.graded(origin=source, assignment=assignment, submissions={s: submitted / s / assignment for s in todo},
+                              jobs=jobs, timeout=timeout, confine=confine) as done:
+        ledger = store.load_ledger(done.course, assignment)
         for s in todo:
-            shutil.copytree(submitted / s / assignment, temp.submission_dir(s, assignment), symlinks=False,
-                            ignore_dangling_symlinks=True)
-        grade.run(root=temp.root, assignment=assignment, jobs=jobs, timeout=timeout, progress=False, quiet=True,
-                  confine=confine)
-        ledger = store.load_ledger(temp, assignment)
-        for s in todo:
-            _export(ledger[s], temp.autograded_dir(s, assignment), out / s)
+            _export(ledger[s], done.course.autograded_dir(s, assignment), out / s)
     return mine
 
 

@@ -19,22 +19,23 @@ from nbgrader.api import Gradebook
 from autograder.contracts import results
 from autograder.course.directory import Course
 from autograder.course.definition import AssignmentDef
-from autograder.contracts.results import Result, ResultError
+from autograder.contracts.fields import ContractError
+from autograder.contracts.results import Result
 
 
 def validate(result: Result, definition: AssignmentDef) -> None:
     """Reject a result naming cells or scores the assignment does not have."""
     maxima = definition.max_scores()
     if result.assignment != definition.name:
-        raise ResultError(f"result is for assignment {result.assignment!r}, not {definition.name!r}")
+        raise ContractError(f"result is for assignment {result.assignment!r}, not {definition.name!r}")
     for nb, res in result.notebooks.items():
         if nb not in maxima:
-            raise ResultError(f"unknown notebook {nb!r}")
+            raise ContractError(f"unknown notebook {nb!r}")
         for cell, grade in res.grades.items():
             if cell not in maxima[nb]:
-                raise ResultError(f"unknown graded cell {nb}/{cell}")
+                raise ContractError(f"unknown graded cell {nb}/{cell}")
             if grade.auto_score is not None and grade.auto_score > maxima[nb][cell]:
-                raise ResultError(f"{nb}/{cell} scores {grade.auto_score} > {maxima[nb][cell]}")
+                raise ContractError(f"{nb}/{cell} scores {grade.auto_score} > {maxima[nb][cell]}")
 
 
 def write_gradebook(gb: Gradebook, result: Result) -> None:
@@ -70,7 +71,7 @@ def place_autograded(src: Path | None, dest: Path) -> None:
 
     ``src`` may come from a container or another machine: it must hold only folders and regular
     files (:func:`autograder.contracts.results.check_graded_dir`); a link or special file is a
-    :class:`ResultError` and nothing is replaced. Files are copied without their permission bits.
+    :class:`ContractError` and nothing is replaced. Files are copied without their permission bits.
     """
     if src is not None:
         results.check_graded_dir(src)
@@ -106,11 +107,11 @@ def _copy_tree(src: Path, dest: Path) -> None:
         try:
             fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as exc:
-            raise ResultError(f"graded file {entry.name!r} cannot be copied ({exc.strerror})") from None
+            raise ContractError(f"graded file {entry.name!r} cannot be copied ({exc.strerror})") from None
         with os.fdopen(fd, "rb") as fin:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                raise ResultError(f"graded folder holds a special file {entry.name!r}")
+                raise ContractError(f"graded folder holds a special file {entry.name!r}")
             out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             with os.fdopen(out, "wb") as fout:
                 shutil.copyfileobj(fin, fout, 1 << 20)
@@ -129,7 +130,7 @@ def is_done(course: Course, assignment: str, student: str, current_fingerprint: 
         return False
     try:
         entry = results.read(path)
-    except (ResultError, OSError):
+    except (ContractError, OSError):
         return False
     return entry.fingerprint == current_fingerprint and course.autograded_dir(student, assignment).is_dir()
 
@@ -142,7 +143,7 @@ def load_ledger(course: Course, assignment: str) -> dict[str, Result]:
         for path in sorted(folder.glob("*.json")):
             try:
                 r = results.read(path)
-            except (ResultError, OSError):
+            except (ContractError, OSError):
                 continue
             out[r.student] = r
     return out
@@ -154,7 +155,7 @@ def commit(course: Course, gb: Gradebook, definition: AssignmentDef, result: Res
     for what, name in (("student", result.student), ("assignment", result.assignment)):
         # whoever built the result, its ids name folders in the course: one plain component each
         if not name or name.startswith(".") or "/" in name or "\0" in name:
-            raise ResultError(f"{what} {name!r} cannot name a folder")
+            raise ContractError(f"{what} {name!r} cannot name a folder")
     if graded_dir is not None:  # before anything is written: a rejected folder leaves no trace
         results.check_graded_dir(graded_dir)
     write_gradebook(gb, result)

@@ -1,4 +1,4 @@
-"""The instructor's tools around grading: release, feedback, export, the demo, examples and the lab.
+"""The instructor's tools around grading: release, feedback, export, the mistakes report, the demo and the lab.
 
-Thin commands over course/ and host/.
+Commands over host/ and course/ (the release also uses run/judge's references); never imports platforms/.
 """

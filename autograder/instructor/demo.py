@@ -52,11 +52,11 @@ def run(*, root: Path, assignment: str = "unet") -> int:
     for path in examples.write_examples(root=root, assignment=assignment):
         print(f"     {path.relative_to(root)}")
     print("3/4  Grading them (a short training run per notebook) ...")
-    rows = {row["student_id"]: row for row in grade.run(root=root, assignment=assignment, force=True)}
-    print("4/4  Writing feedback ...")
-    feedback.run(root=root, assignment=assignment)
-
     course = Course.open(root)
+    rows = {row["student_id"]: row for row in grade.run(course=course, assignment=assignment, force=True)}
+    print("4/4  Writing feedback ...")
+    feedback.run(course=course, assignment=assignment)
+
     all_expected = print_table(definition=definitions.read(course.db_url, course.course_id, assignment), rows=rows,
                                cases=cases)
     print("\nWhat each student did:")
@@ -74,12 +74,12 @@ def print_table(*, definition: AssignmentDef, rows: dict[str, dict],
                 cases: tuple[examples.Example, ...] | None = None) -> bool:
     """Print the demo's table for ``rows`` (student -> grades.csv row) of the assignment ``definition``; True
     when every example scored as expected."""
-    from autograder.course import exercises
+    from autograder.course import exercise_scores
 
     passed = {}
     for student, row in rows.items():
         scores = {k: (float(v) if v not in ("", None) else None) for k, v in row.items() if k.startswith("test_")}
-        passed[student] = {e.name: e.passed for e in exercises.evaluate(definition, scores)}
-    names = [e.name for e in exercises.evaluate(definition, {})]
+        passed[student] = {e.name: e.passed for e in exercise_scores.evaluate(definition, scores)}
+    names = [e.name for e in exercise_scores.evaluate(definition, {})]
     cases = cases if cases is not None else examples.ASSIGNMENTS[definition.name][1]
     return _table(rows, cases=cases, exercise_names=names, passed=passed)

@@ -47,8 +47,8 @@ class Exported:
     left_out: list[str] = field(default_factory=list)
 
 
-def run(*, root: Path, fmt: str = "csv", roster: Path | None = None, assignments: list[str] | None = None,
-        out: Path | None = None, db_url: str | None = None) -> Exported:
+def run(*, course: Course, fmt: str = "csv", roster: Path | None = None, assignments: list[str] | None = None,
+        out: Path | None = None) -> Exported:
     """Write the export of format ``fmt`` (see the module doc) and return what was written.
 
     ``out`` defaults to ``gradebook.csv`` (csv), ``grades-canvas.csv`` or ``grades-moodle.csv`` in the
@@ -56,7 +56,6 @@ def run(*, root: Path, fmt: str = "csv", roster: Path | None = None, assignments
     """
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
-    course = Course.open(Path(root), db_url)
     target = Path(out) if out else course.root / DEFAULT_NAMES[fmt]
     entries = rosters.read(Path(roster), fmt) if roster is not None else None
     with Gradebook(course.db_url, course.course_id) as gb:

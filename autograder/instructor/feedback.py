@@ -47,8 +47,7 @@ def _known(course: Course) -> list[str]:
         with Gradebook(course.db_url, course.course_id) as gb:
             return sorted(a.name for a in gb.assignments)
     except Exception:  # noqa: BLE001 - only to list names in an error message
-        return sorted(p.name for p in (course.root / "source").iterdir() if p.is_dir()) if (
-            course.root / "source").is_dir() else []
+        return course.assignments()
 
 
 def _definition(course: Course, assignment: str) -> definitions.AssignmentDef:
@@ -85,9 +84,8 @@ def _write_notice(target: Path, notebook: str, assignment: str, problem: str) ->
     return target
 
 
-def run(*, root: Path, assignment: str, students: list[str] | None = None, db_url: str | None = None) -> list[Path]:
+def run(*, course: Course, assignment: str, students: list[str] | None = None) -> list[Path]:
     """Generate ``feedback/<student>/<assignment>/*.html`` for every autograded student; return the files."""
-    course = Course.open(Path(root), db_url)
     graded = sorted(p.parent.name for p in (course.root / "autograded").glob(f"*/{assignment}")
                     if p.is_dir() and not p.parent.name.startswith("."))
     if not graded:

@@ -1,6 +1,6 @@
 """The summary at the top of a student's feedback: an nbconvert preprocessor for ``generate_feedback``.
 
-Per exercise (an answer cell and its ``test_<answer>*`` check cells, :mod:`autograder.course.exercises`):
+Per exercise (an answer cell and its ``test_<answer>*`` check cells, :mod:`autograder.course.exercise_scores`):
 passed, or the first explanation of its first failed check and what to do next; then the total score
 and, when grading did not end normally (a timeout, a kernel that died), what happened. It must run
 after nbgrader's ``GetGrades`` (which puts each cell's score in its metadata) and before
@@ -22,8 +22,9 @@ from traitlets import Bool
 from nbformat.v4 import new_markdown_cell
 
 from autograder.contracts import results
+from autograder.contracts.fields import ContractError
 from autograder.course.definition import AssignmentDef, NotebookDef
-from autograder.course.exercises import evaluate
+from autograder.course.exercise_scores import evaluate
 from autograder.course.explanations import Failure, failures
 
 __all__ = ["FeedbackSummary", "Line", "summarize", "summary_html"]
@@ -110,7 +111,7 @@ def _status(resources: dict[str, Any]) -> str:
     path = Path.cwd() / "autograded" / ".autograder" / assignment / f"{student}.json"
     try:
         result = results.read(path) if path.is_file() else None
-    except (results.ResultError, OSError):
+    except (ContractError, OSError):
         return ""
     if result is None or result.status == "graded":
         return ""

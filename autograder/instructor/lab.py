@@ -1,4 +1,4 @@
-"""``python -m autograder.instructor.lab``: JupyterLab with nbgrader's student tools (or the instructor's) on 127.0.0.1.
+"""``python -m autograder lab``: JupyterLab with nbgrader's student tools (or the instructor's) on 127.0.0.1.
 
 Students get the notebook opened on ``release/`` with the **Validate** button, plus the **Assignment List**
 when an nbgrader exchange is configured; the instructor parts (Formgrader, Create Assignment, Course List)
@@ -11,7 +11,6 @@ flags, which win over every config file. JupyterLab's news feed and update check
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from typing import Mapping
 from autograder.course.directory import tools_path
 from autograder.errors import UserError
 
-__all__ = ["LabLaunch", "exchange_root", "lab_settings", "main", "prepare", "run"]
+__all__ = ["LabLaunch", "exchange_root", "lab_settings", "prepare", "run", "default_root"]
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 COURSE_CONFIG = "nbgrader_config.py"
@@ -185,15 +184,23 @@ def prepare(*, root: Path, instructor: bool = False, port: int | None = None, op
                      instructor=instructor, exchange=exchange)
 
 
-def run(*, root: Path, instructor: bool = False, port: int | None = None, open_browser: bool = True,
+def default_root() -> Path:
+    """The course ``lab`` opens when none is named: the current folder when it is a course, else the kit."""
+    here = Path.cwd()
+    return here if (here / COURSE_CONFIG).is_file() else KIT_ROOT
+
+
+def run(*, root: Path | None = None, instructor: bool = False, port: int | None = None, open_browser: bool = True,
         extra_env: dict | None = None, notebook_dir: Path | None = None) -> int:
     """Start JupyterLab for a student (or, with ``instructor``, the instructor) and wait until it stops.
+
+    ``root``: the course (default: :func:`default_root`).
 
     The server's working folder is the course root, so nbgrader's Validate uses the course's
     ``nbgrader_config.py`` (e.g. its per-cell time limit). Returns JupyterLab's exit status.
     Raises :class:`UserError` when the course or the environment is not ready.
     """
-    launch = prepare(root=root, instructor=instructor, port=port, open_browser=open_browser,
+    launch = prepare(root=root or default_root(), instructor=instructor, port=port, open_browser=open_browser,
                      extra_env=extra_env, notebook_dir=notebook_dir)
     parts = ("Formgrader, Create Assignment, Course List, Validate" if launch.instructor else "Validate")
     if launch.exchange is not None:
@@ -212,31 +219,3 @@ def run(*, root: Path, instructor: bool = False, port: int | None = None, open_b
             signal.signal(signal.SIGTERM, previous_term)
     finally:
         shutil.rmtree(launch.config_dir, ignore_errors=True)
-
-
-def _default_root() -> Path:
-    here = Path.cwd()
-    return here if (here / COURSE_CONFIG).is_file() else KIT_ROOT
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line: ``python -m autograder.instructor.lab [--instructor] [--port N] [--no-browser]``."""
-    p = argparse.ArgumentParser(prog="python -m autograder.instructor.lab",
-                                description="JupyterLab with nbgrader: the student's seat (default) or the instructor's.")
-    p.add_argument("--instructor", action="store_true",
-                   help="open the course root with Formgrader, Create Assignment and Course List")
-    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8888 or the next free one)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-    p.add_argument("--root", type=Path, help="the course directory (default: the current folder, else the kit)")
-    p.add_argument("--notebook-dir", type=Path, help="folder to open (default: release/, or the root with --instructor)")
-    args = p.parse_args(argv)
-    try:
-        return run(root=args.root or _default_root(), instructor=args.instructor, port=args.port,
-                   open_browser=not args.no_browser, notebook_dir=args.notebook_dir)
-    except UserError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

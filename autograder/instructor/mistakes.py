@@ -1,4 +1,6 @@
-"""``report``: which mistakes the class made, per check cell (``reports/<assignment>/mistakes.{html,csv,png}``).
+"""Which mistakes the class made, per check cell: read from the gradebook, the ledger and the graded notebooks.
+
+:mod:`autograder.instructor.mistakes_report` writes them out (the ``report`` command).
 
 Per check cell (a graded code cell that is not a student's answer): how many submissions did not score
 full marks, and the explanations of those failures (:func:`autograder.course.explanations.failures`,
@@ -13,10 +15,7 @@ report names those students.
 """
 from __future__ import annotations
 
-import csv
-import os
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +26,11 @@ from autograder.course import definition as definitions
 from autograder.course.directory import Course
 from autograder.course.explanations import read_failures
 from autograder.errors import UserError
-from autograder.host import report as grades_report
+from autograder.host import grades_table
 from autograder.host import store
 
 #: Statuses under which the notebook ran to the end.
 RAN = ("graded", "restored", "huge_output")
-CSV_HEADER = ["notebook", "check", "failed", "submissions", "group", "count", "share", "example", "students"]
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w)")
 #: quoted names a student or Keras chose: after these words, or ending in Keras's ``_<n>`` suffix
@@ -87,9 +85,8 @@ class Mistakes:
     unexplained: list[str]  # students whose graded notebook could not be read
 
 
-def collect(*, root: Path, assignment: str, db_url: str | None = None) -> Mistakes:
+def collect(*, course: Course, assignment: str) -> Mistakes:
     """Read the gradebook, the ledger and the graded notebooks into a :class:`Mistakes`."""
-    course = Course.open(Path(root), db_url)
     with Gradebook(course.db_url, course.course_id) as gb:
         known = sorted(a.name for a in gb.assignments)
         if assignment not in known:
@@ -104,12 +101,12 @@ def collect(*, root: Path, assignment: str, db_url: str | None = None) -> Mistak
                         f"run `python -m autograder grade {assignment}` (or collect) first")
     # a submission graded by nbgrader autograde has no ledger entry: it counts as graded
     full = {s: ledger.get(s) or Result(assignment=assignment, student=s, status="graded") for s in students}
-    rows = {r["student_id"]: r for r in grades_report.rows(db_url=course.db_url, course_id=course.course_id,
+    rows = {r["student_id"]: r for r in grades_table.rows(db_url=course.db_url, course_id=course.course_id,
                                                            definition=definition, students=students, ledger=full)}
     maxima = definition.max_scores()
-    checks = [Check(nb, gid, maxima[nb][gid]) for nb, gid, _ in grades_report.test_columns(definition)
+    checks = [Check(nb, gid, maxima[nb][gid]) for nb, gid, _ in grades_table.test_columns(definition)
               if _is_check(definition, nb, gid)]
-    columns = {(nb, gid): col for nb, gid, col in grades_report.test_columns(definition)}
+    columns = {(nb, gid): col for nb, gid, col in grades_table.test_columns(definition)}
     statuses: dict[str, list[str]] = {}
     unexplained: list[str] = []
     for student in students:
@@ -150,63 +147,3 @@ def _fallback(status: str, reason: str, readable: bool) -> str:
     if not readable:
         return "[no graded notebook] the explanation is not available (graded elsewhere, or the file is missing)"
     return "[no error shown] the cell ran without an error but did not score full marks"
-
-
-def write(mistakes: Mistakes, folder: Path) -> dict[str, Path]:
-    """Write ``mistakes.csv``, ``mistakes.png`` and ``mistakes.html`` into ``folder``; return them by kind."""
-    from autograder.instructor import mistakes_html
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": folder / "mistakes.csv", "png": folder / "mistakes.png", "html": folder / "mistakes.html"}
-    _write_csv(paths["csv"], mistakes)
-    png = mistakes_html.chart(mistakes)
-    _atomic(paths["png"], png)
-    _atomic(paths["html"], mistakes_html.render(mistakes, png).encode("utf-8"))
-    return paths
-
-
-def run(*, root: Path, assignment: str, db_url: str | None = None) -> dict[str, Path]:
-    """The ``report`` command: collect and write ``reports/<assignment>/``."""
-    mistakes = collect(root=root, assignment=assignment, db_url=db_url)
-    return write(mistakes, Course.open(Path(root), db_url).root / "reports" / assignment)
-
-
-def _write_csv(path: Path, m: Mistakes) -> None:
-    total = len(m.students)
-    rows: list[list[str]] = []
-    for check in m.checks:
-        base = [check.notebook, check.grade_id, str(len(check.failed)), str(total)]
-        if not check.groups:
-            rows.append(base + ["", "0", "0", "", ""])
-        for g in check.sorted_groups():
-            rows.append(base + [_cell(g.key), str(len(g.students)), _share(len(g.students), total), _cell(g.example),
-                                " ".join(g.students)])
-    for status, students in sorted(m.statuses.items()):
-        rows.append(["", "(status)", "", str(total), status, str(len(students)), _share(len(students), total),
-                     _cell(STATUSES.get(status, "")), " ".join(students)])
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def _share(count: int, total: int) -> str:
-    return f"{count / total:.3f}" if total else "0"
-
-
-def _cell(text: str) -> str:
-    """Notebook text in a CSV cell a spreadsheet will not run as a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def counts(m: Mistakes) -> dict[str, Counter[str]]:
-    """grade_id -> Counter(group key -> students), for tests and summaries."""
-    return {c.grade_id: Counter({g.key: len(g.students) for g in c.groups.values()}) for c in m.checks}

@@ -9,6 +9,7 @@ Only then does nbgrader write ``release/<assignment>/``, the gradebook and the g
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
 import subprocess
 import sys
@@ -19,28 +20,20 @@ import nbformat
 
 from autograder.course import exercise_book
 from autograder.course import scratch as scratch_course
-from autograder.course.directory import ensure_tools_on_path
+from autograder.course.directory import Course, tools_path
 from autograder.errors import UserError
 
-__all__ = ["ReleaseError", "list_assignments", "refresh_source", "run", "stale_files", "verify"]
+__all__ = ["ReleaseError", "refresh_source", "run", "stale_files", "verify"]
 
 
 class ReleaseError(UserError):
     """nbgrader could not generate an assignment; the message carries nbgrader's own explanation."""
 
 
-def list_assignments(root: Path) -> list[str]:
-    """Names of the assignments in ``root/source``, sorted."""
-    source = root / "source"
-    if not source.is_dir():
-        return []
-    return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-
-
 def _generate(root: Path, name: str) -> None:
-    ensure_tools_on_path()  # nbgrader runs `alembic` from PATH
     cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN"]
-    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    # nbgrader runs `alembic` from PATH
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={**os.environ, "PATH": tools_path()})
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ReleaseError(f"nbgrader generate_assignment {name} failed in {root}: {last}",
@@ -73,32 +66,28 @@ def refresh_source(*, root: Path, assignment: str) -> list[Path]:
 def verify(*, root: Path, assignment: str) -> None:
     """Grade the solution notebook (full marks on every exercise) and the released one (0 on every exercise)
     in a scratch copy of the course; a :class:`ReleaseError` names the first exercise that does not."""
-    from autograder.course import definition as definitions
-    from autograder.course import exercises as scored
-    from autograder.host import grade
+    from autograder.course import exercise_scores as scored
+    from autograder.host import scratch_grade
     from autograder.instructor import examples
 
     notebooks = _exercise_notebooks(root, assignment)
     if not notebooks:
         return
-    with tempfile.TemporaryDirectory(prefix="release-verify-") as scratch:
-        course = scratch_course.build(Path(scratch) / "course", origin=root, assignment=assignment, source="all",
-                                      data=True, references=False)
-        _generate(course, assignment)
-        for path in notebooks:
-            released = course / "release" / assignment / path.name
-            solution = examples.build_submission(examples.Example("solution", ""), released, examples.answer_sources(path))
-            for student, nb in (("release-solution", solution), ("release-empty", nbformat.read(released, as_version=4))):
-                target = course / "submitted" / student / assignment / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(nb, target)
-        # the instructor's own notebooks, not students': graded by the kit's grader, outside the sandbox
-        rows = {r["student_id"]: r for r in grade.run(root=course, assignment=assignment, jobs=2, force=True,
-                                                       progress=False, quiet=True, confine=False)}
-        from autograder.course.directory import Course
 
-        temp = Course.open(course)
-        definition = definitions.read(temp.db_url, temp.course_id, assignment)
+    def submissions(course: Course) -> dict[str, dict[str, nbformat.NotebookNode]]:
+        """The solution filled into the release just generated, and that release as handed out."""
+        out: dict[str, dict[str, nbformat.NotebookNode]] = {"release-solution": {}, "release-empty": {}}
+        for path in notebooks:
+            released = course.root / "release" / assignment / path.name
+            out["release-solution"][path.name] = examples.build_submission(
+                examples.Example("solution", ""), released, examples.answer_sources(path))
+            out["release-empty"][path.name] = nbformat.read(released, as_version=4)
+        return out
+
+    # the instructor's own notebooks, not students': graded by the kit's grader, outside the sandbox
+    with scratch_grade.graded(origin=Course.open(root), assignment=assignment, submissions=submissions,
+                              regenerate=True, data=True, jobs=2, confine=False) as done:
+        rows, definition = {r["student_id"]: r for r in done.rows}, done.definition
     where = f"source/{assignment}"
     for student, want in (("release-solution", "full marks"), ("release-empty", "0")):
         row = rows.get(student, {})
@@ -119,10 +108,10 @@ def verify(*, root: Path, assignment: str) -> None:
 def run(*, root: Path, assignments: list[str] | None = None, verify: bool = True) -> list[Path]:
     """Generate ``release/<name>/`` and ``references/<name>/`` for each assignment (all of ``source/`` by
     default) after checking it (``verify``: grade the solution and the empty notebook first); return the folders."""
-    names = assignments if assignments is not None else list_assignments(root)
+    names = assignments if assignments is not None else Course.open(root).assignments()
     missing = [n for n in names if not (root / "source" / n).is_dir()]
     if missing:
-        have = list_assignments(root)
+        have = Course.open(root).assignments()
         raise ReleaseError(f"no folder source/{missing[0]} in {root}",
                            ("name one of: " + ", ".join(have)) if have else
                            "run this in a course directory (one with source/ASSIGNMENT/), or pass --root")

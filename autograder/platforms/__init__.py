@@ -1,4 +1,4 @@
-"""Adapters to where grading runs besides a course machine: Gradescope, Coursera, containers, Kubernetes.
+"""Adapters to where grading runs besides a course machine: Gradescope, Coursera, SLURM, the grading image.
 
-Entry points the images and YAML name live here.
+The top of the house: may use instructor/, host/ and course/; nothing imports it but the command line.
 """

@@ -12,7 +12,6 @@ Layout (unpacked by Gradescope into ``/autograder/source``)::
 """
 from __future__ import annotations
 
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -59,18 +58,3 @@ def run(*, root: Path = ROOT, assignment: str = "unet", out: Path | None = None)
             _add_tree(zf, course / "references" / assignment, f"course/references/{assignment}")
         partial.replace(out)
     return out
-
-
-def main(argv: list[str]) -> int:
-    """``python -m autograder.platforms.gradescope_zip [ASSIGNMENT]``."""
-    try:
-        path = run(assignment=argv[1] if len(argv) > 1 else "unet")
-    except UserError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 2
-    print(f"Gradescope autograder: {path} (upload it as the assignment's autograder zip)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -18,23 +18,19 @@ from __future__ import annotations
 import html
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.course import definition as definitions
-from autograder.course import explanations
-from autograder.host import grade, store
 from autograder.contracts import results
-from autograder.course import scratch as scratch_course
-from autograder.course.directory import Course, baked_course_dir, regular_files
+from autograder.course import explanations
 from autograder.course.definition import AssignmentDef
+from autograder.course.directory import Course, baked_course_dir, regular_files
+from autograder.course.exercise_scores import evaluate
+from autograder.course.identify import course_signatures, recognise
 from autograder.errors import UserError
-from autograder.course.exercises import evaluate
-from autograder.course.identify import read_signature
+from autograder.host import scratch_grade, store
 
 STUDENT = "submission"
 
@@ -55,63 +51,21 @@ class Outcome:
                    if g.auto_score is not None)
 
 
-def _assignments(course: Course) -> dict[str, AssignmentDef]:
-    names = sorted(p.name for p in (course.root / "release").iterdir() if p.is_dir())
-    return {n: definitions.read(course.db_url, course.course_id, n) for n in names}
-
-
-def pick_assignment(defs: dict[str, AssignmentDef], notebooks: list[Path], wanted: str | None) -> str:
-    """The assignment an upload is for: ``wanted``, else the one whose notebook name was uploaded."""
-    if wanted:
-        if wanted not in defs:
-            raise UserError(f"assignment {wanted!r} is not in this grading image", f"use one of: {', '.join(defs)}")
-        return wanted
-    for name, d in defs.items():
-        if {nb.name for nb in d.notebooks} & {p.stem for p in notebooks}:
-            return name
-    # renamed on upload ("... (2).ipynb"): the assignment whose graded cells the notebook carries
-    ids = set().union(*(_grade_ids(p) for p in notebooks)) if notebooks else set()
-    overlap = {name: len(ids & {c["name"] for nb in d.notebooks for c in nb.source_cells}) for name, d in defs.items()}
-    best = max(overlap, key=lambda n: overlap[n]) if overlap else None
-    if best is not None and overlap[best] > 0:
-        return best
-    if len(defs) == 1:
-        return next(iter(defs))
-    expected = " or ".join(f"{nb.name}.ipynb" for d in defs.values() for nb in d.notebooks)
-    raise UserError(f"no notebook named {expected} in the upload", "upload the notebook under its released name")
-
-
-def _grade_ids(path: Path) -> frozenset[str]:
-    """The nbgrader grade_ids of an uploaded notebook; none when it is not a notebook."""
-    try:
-        return read_signature(path).ids
-    except UserError:
-        return frozenset()
-
-
 def grade_upload(*, submission: Path, assignment: str | None = None, course: Path | None = None,
                  timeout: float | None = None) -> Outcome:
-    """Grade the notebook(s) in ``submission`` against the baked course; never raises for the upload's content."""
+    """Grade the notebook(s) in ``submission`` against the baked course; never raises for the upload's content.
+
+    The assignment and each notebook's released name are recognised from the notebooks' content
+    (:func:`autograder.course.identify.recognise`, the rule ``check`` uses), whatever the files are called.
+    """
     source = Course.open(course or baked_course_dir())
-    defs = _assignments(source)
     uploaded = sorted(p for p in regular_files(submission) if p.suffix == ".ipynb") if submission.is_dir() else []
-    name = pick_assignment(defs, uploaded, assignment or os.environ.get("AUTOGRADER_ASSIGNMENT"))
-    definition = defs[name]
-    notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="ag-lms-") as tmp:
-        os.chmod(tmp, 0o700)
-        temp = scratch_course.private_course(source, name, Path(tmp) / "course")
-        target = temp.submission_dir(STUDENT, name)
-        target.mkdir(parents=True)
-        expected = {nb.name for nb in definition.notebooks}
-        for path in uploaded:
-            stem = path.stem
-            if stem not in expected and len(uploaded) == 1 and len(expected) == 1:
-                stem = next(iter(expected))
-                notes.append(f"The uploaded {path.name} was graded as {stem}.ipynb.")
-            shutil.copyfile(path, target / f"{stem}.ipynb")
-        grade.run(root=temp.root, assignment=name, jobs=1, timeout=timeout, progress=False, quiet=True)
-        return graded_outcome(temp, definition, STUDENT, notes)
+    name, stems = recognise(uploaded, course_signatures(source), assignment or os.environ.get("AUTOGRADER_ASSIGNMENT"))
+    notes = [f"The uploaded {path.name} was graded as {stem}.ipynb." for path, stem in stems.items()
+             if path.name != f"{stem}.ipynb"]
+    files = {f"{stem}.ipynb": path for path, stem in stems.items()}
+    with scratch_grade.graded(origin=source, assignment=name, submissions={STUDENT: files}, timeout=timeout) as done:
+        return graded_outcome(done.course, done.definition, STUDENT, notes)
 
 
 def graded_outcome(course: Course, definition: AssignmentDef, student: str, notes: list[str] | None = None) -> Outcome:

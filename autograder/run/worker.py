@@ -3,10 +3,8 @@
 Runs as a separate (trusted) process. It never opens the course gradebook: it grades with
 nbgrader's own ``Autograde`` converter into a scratch course whose gradebook is a copy of the
 assignment's definition, with the kernel in the sandbox, then writes the scores nbgrader
-saved into a result JSON (:mod:`autograder.contracts.results`). The job file (JSON) holds::
-
-    root, scratch, assignment, student, course_id, template_db, definition (AssignmentDef json),
-    limits (Limits json), policy (launcher policy), extension_s, release_dir
+saved into a result JSON (:mod:`autograder.contracts.results`). The job file is a
+:class:`autograder.contracts.job.Job` (its fields and their checks are there).
 """
 from __future__ import annotations
 
@@ -25,6 +23,7 @@ from typing import Any
 import nbformat
 
 from autograder.contracts import results
+from autograder.contracts.fields import ContractError
 from autograder.contracts.job import Job
 from autograder.run import triage
 from autograder.course.directory import fingerprint, load_config
@@ -295,7 +294,7 @@ def main(argv: list[str]) -> int:
     job_file = Path(argv[1])
     try:
         job = Job.read(job_file)
-    except results.ResultError as error:  # written by grade; anything else is not a job to run
+    except ContractError as error:  # written by grade; anything else is not a job to run
         print(f"Error: {error} — the grading process wrote a job this worker cannot run", file=sys.stderr)
         return 2
     out = job_file.with_name("result.json")

@@ -27,7 +27,7 @@ import tempfile
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
@@ -36,8 +36,6 @@ from autograder.contracts.job import Policy
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 KERNEL_NAME = "autograder-sandbox"
-#: Course-root entries the kernel may read (read-only, where they exist); nothing else of the course exists for it.
-DEFAULT_ALLOW = [".venv", "data", "test_utils", "data_fetch"]
 #: In a grading container, besides the autograder package and the course's private files: what only the
 #: grader reads (the launcher refuses to start a kernel that could read any of it).
 GRADER_ONLY = ["/opt/course/source", "/opt/course/gradebook.db"]
@@ -52,25 +50,22 @@ CGROUP_PARENT = "autograder"
 
 @dataclass
 class Limits:
-    """Per-submission limits. Defaults measured for the U-Net notebook (see README of the report).
-
-    TensorFlow 2.21 importing and training the reference U-Net peaked at 3.3 GB of virtual memory
-    and 1.0 GB resident on 2 cores (more cores add thread stacks), hence 8 GiB address space
-    and a 4 GiB cgroup memory limit.
+    """Per-submission limits. The course's settings give the first eight (:class:`autograder.course.settings.Autograder`
+    holds their defaults and says why); the rest are fixed bounds on what a submission may write.
     """
 
-    cell_timeout: float = 300.0
-    submission_timeout: float = 1800.0
-    memory_mb: int = 4096
-    address_space_mb: int = 8192
-    nproc: int = 512
+    cell_timeout: float
+    submission_timeout: float
+    memory_mb: int
+    address_space_mb: int
+    nproc: int
+    tmp_size_mb: int
+    uid_base: int
+    allow: list[str]  # course-root entries the kernel may read (read-only, where they exist)
     fsize_mb: int = 1024
     nofile: int = 4096
-    tmp_size_mb: int = 512
     max_notebook_mb: int = 64
     max_output_bytes: int = 2 * 2**20
-    uid_base: int = 61000
-    allow: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOW))
 
     def to_json(self) -> dict:
         """JSON-ready dict."""

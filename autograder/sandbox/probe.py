@@ -34,14 +34,13 @@ print(json.dumps({"uid": os.getuid(), "root": seen, "pids": sum(p.isdigit() for 
 """
 
 
-def probe(*, course_root: Path, limits: Limits | None = None, timeout: float = 60) -> str | None:
+def probe(*, course_root: Path, limits: Limits, timeout: float = 60) -> str | None:
     """Whether a kernel can be confined here: None when it can, else the reason (one line).
 
     Runs the launcher on a throw-away box with a tiny program instead of a kernel, and checks what
     that program sees: of the course root at most ``limits.allow``, none of the machine's other
     processes, and its own uid as root.
     """
-    limits = limits or Limits()
     claims = UidClaims(limits.uid_base) if is_root() else None
     with tempfile.TemporaryDirectory(prefix="ag-probe-") as tmp:
         try:

@@ -1,6 +1,8 @@
 """Fixtures: a toy nbgrader course in a temporary folder, built once and copied per test."""
 from __future__ import annotations
 
+import dataclasses
+
 import shutil
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import toy  # noqa: E402
 
+from autograder.course.settings import Autograder
 from autograder.sandbox import limits as sandbox  # noqa: E402
 
 
@@ -31,7 +34,8 @@ def course(toy_template: Path, tmp_path: Path) -> Path:
 def small_limits() -> sandbox.Limits:
     """Tight limits so hostile cases end quickly; sandbox uids of their own (a grading run elsewhere on the
     machine, from the default base, cannot be mistaken for what a test left behind)."""
-    return sandbox.Limits(cell_timeout=4, submission_timeout=90, memory_mb=768, nproc=64, uid_base=63000)
+    return dataclasses.replace(Autograder().limits(), cell_timeout=4, submission_timeout=90, memory_mb=768, nproc=64,
+                               uid_base=63000)
 
 
 @pytest.fixture(scope="session")

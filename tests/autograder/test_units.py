@@ -12,8 +12,9 @@ import toy
 
 from autograder.course import definition
 from autograder.contracts import results
+from autograder.contracts.fields import ContractError
 from autograder.run import triage
-from autograder.course.exercises import evaluate
+from autograder.course.exercise_scores import evaluate
 from autograder.contracts.results import CellGrade, NotebookResult, Result
 
 
@@ -38,7 +39,7 @@ def test_result_round_trip(tmp_path: Path) -> None:
 ])
 def test_result_rejects_malformed(patch: dict, message: str) -> None:
     data = {**_result().to_json(), **patch}
-    with pytest.raises(results.ResultError, match=message):
+    with pytest.raises(ContractError, match=message):
         results.from_json(data)
 
 

@@ -1,6 +1,8 @@
 """normalize: any CARLA download layout becomes one checked CameraRGB/ + CameraMask/ tree, or nothing."""
 from __future__ import annotations
 
+import json
+
 import errno
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,7 @@ from PIL import Image
 import data_fetch
 from data_fetch import normalize, pngio
 from data_fetch.errors import DataFetchError
-from data_fetch.manifest import read_manifest
+from data_fetch.manifest import MANIFEST
 
 
 def _ids(path: str | Path) -> np.ndarray:
@@ -36,7 +38,7 @@ def test_kaggle_layout_becomes_one_tree(tmp_path: Path, source_tree: Callable[..
         np.testing.assert_array_equal(out[..., 0], expected)
         # Images are copied byte for byte.
         assert (dest / "CameraRGB" / name).read_bytes() == (src / part / part / "CameraRGB" / original).read_bytes()
-    assert read_manifest(dest)["frames"] == 4
+    assert json.loads((dest / MANIFEST).read_text())["frames"] == 4
 
 
 def test_flat_layout_with_camera_mask_and_parallel_workers(tmp_path: Path, source_tree: Callable[..., Path]) -> None:

@@ -1,6 +1,8 @@
 """The synthetic dataset: deterministic, in the real layout, labels in range, written all or nothing."""
 from __future__ import annotations
 
+import json
+
 import hashlib
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from PIL import Image
 import data_fetch
 from data_fetch import synthetic
 from data_fetch.errors import DataFetchError
-from data_fetch.manifest import read_manifest
+from data_fetch.manifest import MANIFEST
 from data_fetch.scenes import render_scene
 
 SMALL = dict(width=64, height=48)
@@ -49,7 +51,7 @@ def test_layout_sizes_and_label_ranges(tmp_path: Path) -> None:
         ids = np.asarray(mask)
         assert ids[..., 0].max() <= 12
         assert not ids[..., 1:].any()  # the id is in the red channel only
-    manifest = read_manifest(root)
+    manifest = json.loads((root / MANIFEST).read_text())
     assert manifest["frames"] == 4 and manifest["classes"] == list(data_fetch.CLASS_NAMES)
     assert [pair["image"] for pair in manifest["pairs"]] == [f"CameraRGB/{Path(p).name}" for p in images]
     for pair in manifest["pairs"]:
@@ -80,7 +82,7 @@ def test_existing_destination_is_refused_unless_forced(tmp_path: Path) -> None:
         synthetic.run(frames=2, dest=root, seed=1, workers=1, **SMALL)
     assert _digests(root) == before
     synthetic.run(frames=2, dest=root, seed=1, workers=1, force=True, **SMALL)
-    assert read_manifest(root)["frames"] == 2
+    assert json.loads((root / MANIFEST).read_text())["frames"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["syn"]  # no work folders left beside it
 
 

@@ -1,6 +1,8 @@
 """The real-data path: an archive in the Kaggle layout from a local HTTP server (or a local file)."""
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 import data_fetch
 from data_fetch import url
 from data_fetch.errors import DataFetchError
-from data_fetch.manifest import read_manifest
+from data_fetch.manifest import MANIFEST
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def test_download_check_unpack_normalise(tmp_path: Path, http_server: tuple[str,
     images, masks = data_fetch.list_pairs(dest)
     assert len(images) == 6
     assert Path(images[0]).name == "dataA_02_00_000.png"
-    manifest = read_manifest(dest)
+    manifest = json.loads((dest / MANIFEST).read_text())
     assert manifest["source"]["archive_sha256"] == digest
     # The download is kept (complete, checked) for the next run; the unpacked copy is gone.
     assert [p.name for p in (tmp_path / "data" / ".downloads").iterdir()] == [f"{digest[:12]}-{archive.name}"]

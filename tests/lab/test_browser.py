@@ -1,4 +1,4 @@
-"""The student's seat in a real browser: JupyterLab from ``python -m autograder.instructor.lab``, driven by Chromium.
+"""The student's seat in a real browser: JupyterLab from ``python -m autograder lab``, driven by Chromium.
 
 A copy of the released notebook with the instructor's answers is opened in JupyterLab; the tests press
 Run All, read every public check's output, and press nbgrader's Validate. The second test types one wrong
@@ -86,14 +86,14 @@ def _notebook_with(example_name: str) -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, dataset: Path, free_port: Callable[[], int],
         user_env: Callable[..., dict[str, str]]) -> Iterator[Lab]:
-    """The student's JupyterLab (``python -m autograder.instructor.lab``), fresh HOME, free port, token, quick training."""
+    """The student's JupyterLab (``python -m autograder lab``), fresh HOME, free port, token, quick training."""
     base = tmp_path_factory.mktemp("lab")
     notebooks = base / "notebooks"
     notebooks.mkdir()
     port = free_port()
     env = user_env(base / "home", JUPYTER_TOKEN=TOKEN, UNET_QUICK_RUN="1")
     log = base / "jupyterlab.log"
-    command = [sys.executable, "-m", "autograder.instructor.lab", "--no-browser", "--port", str(port), "--root", str(ROOT),
+    command = [sys.executable, "-m", "autograder", "--root", str(ROOT), "lab", "--no-browser", "--port", str(port),
                "--notebook-dir", str(notebooks)]
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""``autograder.instructor.lab``: the command line it builds for students and instructors, its errors, and a live check."""
+"""``python -m autograder lab``: the command line it builds for students and instructors, its errors, and a live check."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from typing import Callable
 
 import pytest
 
+from autograder import cli
 from autograder.instructor import lab
 from autograder.errors import UserError
 
@@ -79,7 +80,7 @@ def test_instructor_lab_has_everything(tmp_path: Path, user_env: Callable[..., d
 
 def test_errors_are_one_line_with_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Not a course, a busy port, a missing folder: ``Error: ... — what to do`` and a non-zero exit."""
-    assert lab.main(["--root", str(tmp_path), "--no-browser"]) == 2
+    assert cli.main(["--root", str(tmp_path), "lab", "--no-browser"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("Error: ") and " — " in err and "\n" not in err and "nbgrader_config.py" in err
 
@@ -94,7 +95,7 @@ def test_errors_are_one_line_with_what_to_do(tmp_path: Path, capsys: pytest.Capt
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as sink:
-        return subprocess.Popen([sys.executable, "-m", "autograder.instructor.lab", "--no-browser", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "autograder", *args, "--no-browser"], cwd=ROOT, env=env,
                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -121,7 +122,7 @@ def _wait_up(process: subprocess.Popen, base: str, log: Path, timeout: float = 1
 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        process.terminate()  # autograder.instructor.lab passes SIGTERM on to JupyterLab
+        process.terminate()  # the lab command passes SIGTERM on to JupyterLab
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -138,7 +139,7 @@ def test_live_servers_student_and_instructor(scratch_course: Path, tmp_path: Pat
         base = f"http://127.0.0.1:{port}"
         log = tmp_path / f"lab-{instructor}.log"
         env = user_env(tmp_path / f"home-{instructor}", JUPYTER_TOKEN=TOKEN)
-        args = ["--port", str(port), "--root", str(scratch_course)] + (["--instructor"] if instructor else [])
+        args = ["--root", str(scratch_course), "lab", "--port", str(port)] + (["--instructor"] if instructor else [])
         process = _start(args, env, log)
         try:
             _wait_up(process, base, log)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autograder.contracts.job import Job, Policy
-from autograder.contracts.results import ResultError
+from autograder.contracts.fields import ContractError
 
 
 def _policy() -> Policy:
@@ -74,7 +74,7 @@ HOSTILE_JOB: list[tuple[str, Any, str]] = [
 def test_hostile_job_fields_are_refused_naming_file_and_field(field: str, value: Any, named: str) -> None:
     data = _job().to_json()
     data[field] = value
-    with pytest.raises(ResultError) as caught:
+    with pytest.raises(ContractError) as caught:
         Job.from_json(data, "scratch/job.json")
     assert str(caught.value).startswith("scratch/job.json: ") and named in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -101,7 +101,7 @@ HOSTILE_POLICY: list[tuple[str, Any, str]] = [
 def test_hostile_policy_fields_are_refused(field: str, value: Any, named: str) -> None:
     data = _job().to_json()
     data["policy"][field] = value
-    with pytest.raises(ResultError) as caught:
+    with pytest.raises(ContractError) as caught:
         Job.from_json(data, "job.json")
     assert str(caught.value).startswith("job.json: ") and named in str(caught.value)
 
@@ -110,7 +110,7 @@ def test_hostile_policy_fields_are_refused(field: str, value: Any, named: str) -
                                      b"x" * (2**20 + 1), "{\"a\": NaN}".encode()])
 def test_broken_job_files_are_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "job.json").write_bytes(content)
-    with pytest.raises(ResultError) as caught:
+    with pytest.raises(ContractError) as caught:
         Job.read(tmp_path / "job.json")
     assert str(caught.value).startswith(str(tmp_path / "job.json")) and "\n" not in str(caught.value)
 
@@ -118,5 +118,5 @@ def test_broken_job_files_are_refused_in_one_line(tmp_path: Path, content: bytes
 def test_a_linked_job_file_is_refused(tmp_path: Path) -> None:
     _job().write(tmp_path / "real.json")
     (tmp_path / "job.json").symlink_to(tmp_path / "real.json")
-    with pytest.raises(ResultError, match="symbolic link"):
+    with pytest.raises(ContractError, match="symbolic link"):
         Job.read(tmp_path / "job.json")

@@ -20,9 +20,9 @@ from nbgrader.api import Gradebook
 from autograder.host import collect, grade, store
 from autograder.course import definition
 from autograder.contracts import results
-from autograder.sandbox import limits as sandbox
 from autograder.course.directory import Course
-from autograder.contracts.results import CellGrade, NotebookResult, Result, ResultError
+from autograder.contracts.fields import ContractError
+from autograder.contracts.results import CellGrade, NotebookResult, Result
 
 
 def _result(student: str = "alice", assignment: str = "toy", notebook: str = "toy",
@@ -127,10 +127,10 @@ BAD_FIELDS = [
 @pytest.mark.parametrize("patch, message", BAD_FIELDS, ids=[str(i) for i in range(len(BAD_FIELDS))])
 def test_hostile_field_is_named(tmp_path: Path, patch: dict[str, Any], message: str) -> None:
     path = _write_raw(tmp_path / "shard-3" / "alice" / "result.json", _patched(patch))
-    with pytest.raises(ResultError, match=message) as info:
+    with pytest.raises(ContractError, match=message) as info:
         results.read(path)
     assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
-    with pytest.raises(ResultError, match=message):
+    with pytest.raises(ContractError, match=message):
         results.from_json(_patched(patch))
 
 
@@ -139,14 +139,14 @@ def test_non_finite_numbers(tmp_path: Path, value: float) -> None:
     for patch in (_nb(grades={"test_square": {"auto_score": value, "max_score": 2}}),
                   _nb(grades={"test_square": {"auto_score": 1, "max_score": value}}),
                   _nb(late_penalty=value), {"duration_s": value}):
-        with pytest.raises(ResultError, match="must be a finite number"):
+        with pytest.raises(ContractError, match="must be a finite number"):
             results.from_json(_patched(patch))
     # in a file: Python's json writes NaN/Infinity, which strict JSON (and the reader) refuses
     path = _write_raw(tmp_path / "r.json", json.dumps(_patched({"duration_s": value})))
-    with pytest.raises(ResultError, match="is not valid JSON"):
+    with pytest.raises(ContractError, match="is not valid JSON"):
         results.read(path)
     path.write_text(json.dumps(_patched({"duration_s": 1})).replace('"duration_s": 1', '"duration_s": 1e999'))
-    with pytest.raises(ResultError, match="duration_s must be a finite number"):
+    with pytest.raises(ContractError, match="duration_s must be a finite number"):
         results.read(path)
 
 
@@ -165,18 +165,18 @@ def test_file_level_attacks(tmp_path: Path) -> None:
     for name, (content, message) in cases.items():
         path = tmp_path / name
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
-        with pytest.raises(ResultError, match=message) as info:
+        with pytest.raises(ContractError, match=message) as info:
             results.read(path)
         assert str(info.value).startswith(str(path))
     link = tmp_path / "link.json"
     link.symlink_to(good)
-    with pytest.raises(ResultError, match="is a symbolic link"):
+    with pytest.raises(ContractError, match="is a symbolic link"):
         results.read(link)
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
-    with pytest.raises(ResultError, match="is not a regular file"):  # and does not block
+    with pytest.raises(ContractError, match="is not a regular file"):  # and does not block
         results.read(fifo)
-    with pytest.raises(ResultError, match="cannot be opened"):
+    with pytest.raises(ContractError, match="cannot be opened"):
         results.read(tmp_path / "missing.json")
 
 
@@ -186,7 +186,7 @@ def test_autograded_dir_stays_in_its_folder(tmp_path: Path) -> None:
     path = tmp_path / "res" / "alice" / "result.json"
     results.write(path, _result(autograded_dir="graded"))
     (path.parent / "graded").symlink_to(outside)  # the name is plain; the folder it resolves to is not inside
-    with pytest.raises(ResultError, match="autograded_dir 'graded' leaves the folder of the result"):
+    with pytest.raises(ContractError, match="autograded_dir 'graded' leaves the folder of the result"):
         results.read(path)
     (path.parent / "graded").unlink()
     (path.parent / "graded").mkdir()
@@ -224,9 +224,9 @@ def test_graded_folder_links_and_special_files(tmp_path: Path) -> None:
     for folder, message in ((link, "symbolic link 'sub/passwd'"), (fifo, "special file .* 'sub/pipe'"),
                             (top, "graded folder is a symbolic link"), (outside, "not a folder"),
                             (deep, "nested deeper")):
-        with pytest.raises(ResultError, match=message):
+        with pytest.raises(ContractError, match=message):
             results.check_graded_dir(folder, "r.json")
-        with pytest.raises(ResultError, match=message):
+        with pytest.raises(ContractError, match=message):
             store.place_autograded(folder, dest)
         assert [p.name for p in dest.iterdir()] == ["old.ipynb"]  # untouched
     store.place_autograded(ok, dest)
@@ -239,7 +239,7 @@ def test_grade_ignores_a_result_for_someone_else(course: Path, tmp_path: Path) -
     toy.submit(course, "alice", toy.CORRECT)
     c = Course.open(course)
     d = definition.read(c.db_url, c.course_id, "toy")
-    state = grade._Run(c, "toy", d, sandbox.Limits(), tmp_path, tmp_path / "t.db", None, {})  # type: ignore[arg-type]
+    state = grade._Run(c, "toy", d, c.limits(), tmp_path, tmp_path / "t.db", None, {})  # type: ignore[arg-type]
     scratch = tmp_path / "1"
     job = grade._job(state, "alice", scratch)
     for other in (_result(student="mallory"), _result(assignment="unet")):
@@ -357,6 +357,6 @@ def test_collect_good_and_hostile(course: Path, tmp_path: Path) -> None:
     folder2 = tmp_path / "results2"
     folder = folder2
     put("g4-toy2", _result("g4", assignment="toy2", notebook="toy2", cells=toy2_max))
-    assert collect.run(root=course, folder=folder2) == {"applied": 1, "rejected": 0}
+    assert collect.run(course=Course.open(course), folder=folder2) == {"applied": 1, "rejected": 0}
     header, rows = table()
     assert set(rows) == {"g1", "g2", "g3", "g4"} and rows["g2"]["test_square"] == "2"

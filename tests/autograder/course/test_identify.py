@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.identify import Signature, course_signatures, identify, read_signature
+from autograder.course.directory import Course
+from autograder.course.identify import Signature, course_signatures, identify, read_signature, recognise
 from autograder.errors import UserError
-from autograder.instructor import release
-from autograder.host.check import find_assignment
 
 REPO = Path(__file__).resolve().parents[3]
+SIGNATURES = course_signatures(Course.open(REPO))
 RELEASED = {
     "unet": REPO / "release" / "unet" / "Image_segmentation_Unet.ipynb",
     "unet_variants": REPO / "release" / "unet_variants" / "Unet_Variants.ipynb",
@@ -25,13 +25,13 @@ def test_a_copy_under_any_name_is_recognised(tmp_path: Path, assignment: str, na
     released = RELEASED[assignment]
     copy = tmp_path / name.format(stem=released.stem)
     shutil.copyfile(released, copy)
-    assert identify(copy, course_signatures(REPO)) == (assignment, released.stem)
+    assert identify(copy, SIGNATURES) == (assignment, released.stem)
 
 
 def test_the_instructors_source_notebook_is_recognised_too(tmp_path: Path) -> None:
     """Source notebooks carry the grade_ids but no checksums; that is enough."""
     source = REPO / "source" / "unet_variants" / "Unet_Variants.ipynb"
-    assert identify(source, course_signatures(REPO)) == ("unet_variants", "Unet_Variants")
+    assert identify(source, SIGNATURES) == ("unet_variants", "Unet_Variants")
 
 
 def test_a_student_who_deleted_cells_is_still_recognised(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_a_student_who_deleted_cells_is_still_recognised(tmp_path: Path) -> None
     doc["cells"] = graded[:2]  # most of the notebook gone, two graded cells left
     path = tmp_path / "Untitled.ipynb"
     path.write_text(json.dumps(doc))
-    assert identify(path, course_signatures(REPO))[0] == "unet"
+    assert identify(path, SIGNATURES)[0] == "unet"
 
 
 def test_checksums_break_a_tie_between_assignments(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_files_that_are_not_a_course_notebook(tmp_path: Path, content: bytes, sa
     path = tmp_path / "thing.ipynb"
     path.write_bytes(content)
     with pytest.raises(UserError, match=says) as info:
-        identify(path, course_signatures(REPO))
+        identify(path, SIGNATURES)
     assert str(path) in str(info.value)
 
 
@@ -81,11 +81,25 @@ def test_read_signature_of_a_folder_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_the_assignment_can_be_named_and_an_unknown_one_lists_the_names() -> None:
-    assert find_assignment(REPO, RELEASED["unet"], "unet") == ("unet", "Image_segmentation_Unet")
-    with pytest.raises(UserError, match="use one of: " + ", ".join(release.list_assignments(REPO))):
-        find_assignment(REPO, RELEASED["unet"], "unet_v2")
+    notebook = RELEASED["unet"]
+    assert recognise([notebook], SIGNATURES, "unet") == ("unet", {notebook: "Image_segmentation_Unet"})
+    with pytest.raises(UserError, match="use one of: " + ", ".join(Course.open(REPO).assignments())):
+        recognise([notebook], SIGNATURES, "unet_v2")
     # named explicitly, the student's choice stands (the lessons share set-up cells such as setup_imports)
-    assert find_assignment(REPO, RELEASED["unet"], "unet_variants") == ("unet_variants", "Unet_Variants")
+    assert recognise([notebook], SIGNATURES, "unet_variants") == ("unet_variants", {notebook: "Unet_Variants"})
+
+
+def test_an_upload_is_placed_by_content_and_junk_beside_it_is_left_out(tmp_path: Path) -> None:
+    """The rule check and the learning platforms share: content first; a junk file beside a notebook is ignored,
+    and a junk file alone is one error naming the notebooks the course expects."""
+    renamed, junk = tmp_path / "Unet_Variants (2).ipynb", tmp_path / "answers.ipynb"
+    shutil.copyfile(RELEASED["unet_variants"], renamed)
+    junk.write_bytes(b"\xff\xfe not json")
+    assert recognise([renamed, junk], SIGNATURES) == ("unet_variants", {renamed: "Unet_Variants"})
+    with pytest.raises(UserError, match="Image_segmentation_Unet.ipynb or Unet_Variants.ipynb"):
+        recognise([junk], SIGNATURES)
+    with pytest.raises(UserError, match="no notebook"):
+        recognise([], SIGNATURES)
 
 
 def test_only_the_cells_both_lessons_share_is_a_tie(tmp_path: Path) -> None:
@@ -97,4 +111,4 @@ def test_only_the_cells_both_lessons_share_is_a_tie(tmp_path: Path) -> None:
     path = tmp_path / "setup_only.ipynb"
     path.write_text(json.dumps(doc))
     with pytest.raises(UserError, match="several assignments"):
-        identify(path, course_signatures(REPO))
+        identify(path, SIGNATURES)

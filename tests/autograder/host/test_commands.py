@@ -12,6 +12,7 @@ import pytest
 import toy
 from nbgrader.api import Gradebook
 
+from autograder.course.directory import Course
 from autograder.host import collect, grade
 from autograder.contracts import results
 
@@ -47,7 +48,7 @@ def test_check_exit_codes(course: Path, tmp_path: Path) -> None:
 def test_feedback_export_collect(course: Path, tmp_path: Path) -> None:
     toy.submit(course, "f_full", toy.CORRECT)
     toy.submit(course, "f_bad", raw=b"")
-    grade.run(root=course, assignment="toy", jobs=2, progress=False, quiet=True)
+    grade.run(course=Course.open(course), assignment="toy", jobs=2, progress=False, quiet=True)
     fb = _cli(course, "feedback", "toy")
     assert fb.returncode == 0, fb.stderr
     html = (course / "feedback" / "f_bad" / "toy" / "toy.html").read_text()
@@ -70,7 +71,7 @@ def test_feedback_export_collect(course: Path, tmp_path: Path) -> None:
         entry.autograded_dir = "graded"
         results.write(folder / student / "result.json", entry)
     (folder / "evil.json").write_text('{"format": "autograder-result", "version": 1, "status": "graded"}')
-    counts = collect.run(root=other, folder=folder)
+    counts = collect.run(course=Course.open(other), folder=folder)
     assert counts == {"applied": 2, "rejected": 1}
     with Gradebook(f"sqlite:///{other / 'gradebook.db'}", "toy-course") as gb:
         assert {s.student.id: s.score for s in gb.find_assignment("toy").submissions} == {"f_full": 6, "f_bad": 0}

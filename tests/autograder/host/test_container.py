@@ -13,6 +13,7 @@ import toy
 from corpus import SNOOP_ENV, SNOOP_SECRET, corpus, listener, outputs, tree_hash
 from nbgrader.api import Gradebook
 
+from autograder.course.directory import Course
 from autograder.host import container as containers
 from autograder.host import grade
 from autograder.sandbox import limits as sandbox
@@ -40,7 +41,7 @@ def test_hostile_corpus_in_containers(course: Path, small_limits: sandbox.Limits
         expected["disk_filler"] = ("disk_full", 6)
         protected = {p: tree_hash(course / p) for p in ("source", "submitted", "release")}
         opts = containers.Options(grading_image, docker=docker_client, disk_mb=64)
-        rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False, container=opts)
+        rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, limits=small_limits, progress=False, container=opts)
     got = {r["student_id"]: (r["status"], float(r["score"])) for r in rows}
     assert got == expected, f"{got}\n{[(r['student_id'], r['reason']) for r in rows]}"
     for r in rows:
@@ -69,7 +70,7 @@ def test_container_start_failure_is_a_status(course: Path, docker_client: str, g
     toy.submit(course, "bob", toy.CORRECT)
     # a dataset folder that vanished: docker cannot mount it, so no container starts
     monkeypatch.setattr(containers, "data_dir", lambda: tmp_path / "gone")
-    rows = grade.run(root=course, assignment="toy", jobs=2, progress=False,
+    rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, progress=False,
                      container=containers.Options(grading_image, docker=docker_client))
     assert [(r["student_id"], r["status"], r["score"]) for r in rows] == [("alice", "error", "0"), ("bob", "error", "0")]
     assert all("could not create or start the container" in r["reason"] for r in rows), rows
@@ -78,7 +79,7 @@ def test_container_start_failure_is_a_status(course: Path, docker_client: str, g
 def test_missing_image_is_a_one_line_error(course: Path, docker_client: str) -> None:
     toy.submit(course, "alice", toy.CORRECT)
     with pytest.raises(UserError, match="image unet-grader:no-such-tag not found.*make image"):
-        grade.run(root=course, assignment="toy", progress=False,
+        grade.run(course=Course.open(course), assignment="toy", progress=False,
                   container=containers.Options("unet-grader:no-such-tag", docker=docker_client))
     assert not (course / "grades.csv").exists()
 

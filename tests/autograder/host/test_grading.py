@@ -15,6 +15,7 @@ import pytest
 import toy
 from nbgrader.api import Gradebook
 
+from autograder.course.directory import Course
 from autograder.host import grade
 from autograder.sandbox import limits as sandbox
 from corpus import SNOOP_ENV, SNOOP_SECRET, listener, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
@@ -27,7 +28,7 @@ def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits, m
         protected = {p: _tree_hash(course / p) for p in ("source", "submitted", "release")}
         config = (course / "nbgrader_config.py").read_bytes()
         t0 = time.monotonic()
-        rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False)
+        rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, limits=small_limits, progress=False)
         elapsed = time.monotonic() - t0
     got = {r["student_id"]: (r["status"], float(r["score"])) for r in rows}
     assert got == expected, f"{got}\n{[(r['student_id'], r['reason']) for r in rows]}"
@@ -90,7 +91,7 @@ def test_parity_with_sequential_nbgrader(course: Path, tmp_path: Path, warm: boo
     reference = tmp_path / "reference"
     shutil.copytree(course, reference)
     toy.nbgrader(reference, "autograde", "toy")
-    grade.run(root=course, assignment="toy", jobs=2, progress=False, quiet=True, warm=warm)
+    grade.run(course=Course.open(course), assignment="toy", jobs=2, progress=False, quiet=True, warm=warm)
     ours, theirs = _scores(course / "gradebook.db"), _scores(reference / "gradebook.db")
     assert ours == theirs and set(ours) == {"p_full", "p_half", "p_blank"}
     for student in ours:

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import toy
 
+from autograder.course.directory import Course
 from autograder.contracts import results
 from autograder.contracts.results import CellGrade, NotebookResult, Result
 from autograder.host import collect
@@ -81,7 +82,7 @@ def merge(course: Path, folder: Path, batch: dict[str, Student] = BATCH, db_url:
                         fingerprint="f" * 64, autograded_dir="graded" if s.notebook else None,
                         notebooks={"toy": NotebookResult(grades=grades, late_penalty=s.late_penalty)})
         results.write(where / "result.json", result)
-    counts = collect.run(root=course, folder=folder, db_url=db_url)
+    counts = collect.run(course=Course.open(course, db_url), folder=folder)
     assert counts == {"applied": len(batch), "rejected": 0}, counts
 
 

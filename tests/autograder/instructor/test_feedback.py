@@ -84,7 +84,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         crashed = root / "submitted" / CRASHED / assignment / notebook
         crashed.parent.mkdir(parents=True)
         nbformat.write(_crashing(assignment), crashed)
-        grade.run(root=root, assignment=assignment, jobs=2, progress=False, quiet=True)
+        grade.run(course=Course.open(root), assignment=assignment, jobs=2, progress=False, quiet=True)
     return root
 
 
@@ -118,7 +118,7 @@ def test_the_needles_are_in_what_instructors_see(graded: Path, assignment: str) 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(examples.ASSIGNMENTS))
 def test_kit_feedback_shows_names_scores_explanations_never_hidden_code(graded: Path, assignment: str) -> None:
-    files = feedback.run(root=graded, assignment=assignment)
+    files = feedback.run(course=Course.open(graded), assignment=assignment)
     assert len(files) == 3
     secret = needles(assignment)
     for who in STUDENTS:
@@ -187,7 +187,7 @@ def test_a_corrupt_graded_notebook_gets_a_notice_and_the_others_their_feedback(
     shutil.copytree(graded, course, symlinks=True)
     notebook = examples.ASSIGNMENTS["unet"][0]
     (course / "autograded" / "demo-correct" / "unet" / notebook).write_text('{"cells": [', encoding="utf-8")
-    files = feedback.run(root=course, assignment="unet")
+    files = feedback.run(course=Course.open(course), assignment="unet")
     assert len(files) == 3
     assert "cannot be read" in _page(course, "unet", "demo-correct")
     assert 'id="feedback-summary"' in _page(course, "unet", MISTAKEN["unet"])

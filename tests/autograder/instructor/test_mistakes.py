@@ -1,6 +1,8 @@
 """The cohort mistakes report: grouping, counts, statuses, files, CLI errors; end to end; on PostgreSQL."""
 from __future__ import annotations
 
+from collections import Counter
+
 import csv
 import importlib.util
 import subprocess
@@ -13,7 +15,8 @@ import toy
 sys.path.insert(0, str(Path(__file__).parent))
 import graded_batch as gb  # noqa: E402
 
-from autograder.instructor import mistakes  # noqa: E402
+from autograder.course.directory import Course
+from autograder.instructor import mistakes, mistakes_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -21,6 +24,11 @@ REPO = Path(__file__).resolve().parents[3]
 def _cli(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", "--root", str(root), *args],
                           env=toy.env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _counts(m: mistakes.Mistakes) -> dict[str, Counter[str]]:
+    """grade_id -> Counter(group key -> students)."""
+    return {c.grade_id: Counter({g.key: len(g.students) for g in c.groups.values()}) for c in m.checks}
 
 
 def test_the_public_check_and_the_grader_group_by_the_cause_they_share() -> None:
@@ -68,13 +76,13 @@ def test_different_mistakes_stay_apart(a: str, b: str) -> None:
 
 def test_report_groups_and_counts_a_batch_with_known_mistakes(course: Path, tmp_path: Path) -> None:
     gb.merge(course, tmp_path / "results")
-    m = mistakes.collect(root=course, assignment="toy")
+    m = mistakes.collect(course=Course.open(course), assignment="toy")
     total = len(gb.BATCH)
     assert m.students == sorted(gb.BATCH)
     by_check = {c.grade_id: c for c in m.checks}
     assert list(by_check) == ["test_square", "test_add", "test_add_2"]
     relu = mistakes.normalise(gb.RELU3)
-    assert mistakes.counts(m) == {
+    assert _counts(m) == {
         "test_square": {relu: 2, mistakes.normalise(gb.SIGMOID5): 1,
                         "[timeout] a cell or the whole submission ran past its time limit": 1},
         "test_add": {"NameError: name '<name>' is not defined": 2,
@@ -91,10 +99,10 @@ def test_report_groups_and_counts_a_batch_with_known_mistakes(course: Path, tmp_
     assert m.statuses == {"graded": sorted(set(gb.BATCH) - {"s_timeout"}), "timeout": ["s_timeout"]}
     assert m.unexplained == ["s_nofile"]  # graded, merged without its notebook: said so, not guessed
 
-    paths = mistakes.write(m, course / "reports" / "toy")
+    paths = mistakes_report.write(m, course / "reports" / "toy")
     with paths["csv"].open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == mistakes.CSV_HEADER
+    assert list(rows[0]) == mistakes_report.CSV_HEADER
     relu_row = next(r for r in rows if r["group"] == relu)
     assert relu_row["check"] == "test_square" and relu_row["failed"] == "4" and relu_row["submissions"] == str(total)
     assert relu_row["count"] == "2" and relu_row["share"] == f"{2 / total:.3f}" and relu_row["students"] == "s_relu3 s_relu5"
@@ -157,8 +165,8 @@ postgres_url = _postgres_fixture()
 def test_report_on_postgres(course: Path, tmp_path: Path, postgres_url: str) -> None:
     toy.nbgrader(course, "generate_assignment", "toy", "--force", f"--CourseDirectory.db_url={postgres_url}")
     gb.merge(course, tmp_path / "results", db_url=postgres_url)
-    m = mistakes.collect(root=course, assignment="toy", db_url=postgres_url)
-    assert mistakes.counts(m)["test_square"][mistakes.normalise(gb.RELU3)] == 2
+    m = mistakes.collect(course=Course.open(course, postgres_url), assignment="toy")
+    assert _counts(m)["test_square"][mistakes.normalise(gb.RELU3)] == 2
     proc = _cli(course, "report", "toy", "--db", postgres_url)
     assert proc.returncode == 0, proc.stderr
     assert (course / "reports" / "toy" / "mistakes.html").exists()

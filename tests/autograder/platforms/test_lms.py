@@ -123,7 +123,7 @@ def test_two_shards_merge_into_the_single_machine_gradebook(unet_course: Path, d
                                                              grading_image: str, tmp_path: Path) -> None:
     single = tmp_path / "single"
     shutil.copytree(unet_course, single)
-    rows = grade.run(root=single, assignment="unet", jobs=2, progress=False,
+    rows = grade.run(course=Course.open(single), assignment="unet", jobs=2, progress=False,
                      container=container.Options(grading_image, docker=docker_client))
     assert {r["student_id"]: float(r["score"]) for r in rows} == EXPECTED
     # two shards as parallel containers over one shared course folder, as the Indexed Job runs them
@@ -146,7 +146,7 @@ def test_two_shards_merge_into_the_single_machine_gradebook(unet_course: Path, d
         assert p.returncode == 0, out
     merged = tmp_path / "merged"
     shutil.copytree(unet_course, merged)
-    counts = collect.run(root=merged, folder=shared / "results" / "unet")
+    counts = collect.run(course=Course.open(merged), folder=shared / "results" / "unet")
     assert counts == {"applied": len(EXPECTED), "rejected": 0}
     assert _gradebook(merged) == _gradebook(single)
     assert (merged / "autograded" / "demo-correct" / "unet" / NOTEBOOK).is_file()

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.course.directory import Course
 from autograder.course import scratch
 from autograder.instructor import examples, release
 from autograder.host import grade
@@ -98,7 +99,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]
         target = root / "submitted" / student / "unet" / NOTEBOOK
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
-    grade.run(root=root, assignment="unet", jobs=2, progress=False, quiet=True)
+    grade.run(course=Course.open(root), assignment="unet", jobs=2, progress=False, quiet=True)
     with open(root / "grades.csv", newline="") as fh:
         return {row["student_id"]: row for row in csv.DictReader(fh)}
 

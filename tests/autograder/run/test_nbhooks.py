@@ -7,6 +7,7 @@ import nbformat
 import toy
 from nbgrader.api import Gradebook
 
+from autograder.course.directory import Course
 from autograder.host import grade
 from autograder.run.nbhooks import KEEP_TAG, KEPT_NOTE, STASH_KEY
 
@@ -34,7 +35,7 @@ def _edit(nb: nbformat.NotebookNode) -> None:
 def test_tagged_outputs_are_kept_and_cannot_change_a_score(course: Path, small_limits) -> None:
     toy.submit(course, "keeper", {"square": toy.CORRECT["square"], "add": "def add(a, b):\n    return a - b"},
                edit=_edit)
-    grade.run(root=course, assignment="toy", jobs=1, progress=False, quiet=True, limits=small_limits)
+    grade.run(course=Course.open(course), assignment="toy", jobs=1, progress=False, quiet=True, limits=small_limits)
     nb = nbformat.read(course / "autograded" / "keeper" / "toy" / "toy.ipynb", as_version=4)
     compare, untagged = nb.cells[-2], nb.cells[-1]
     texts = [o.get("text", "") for o in compare.outputs]

@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from corpus import outputs  # noqa: E402
 from probes import Targets, findings, lingering, unix_listener, write_corpus  # noqa: E402
 
+from autograder.course.settings import default
+from autograder.course.directory import Course
 from autograder.host import container as containers, grade  # noqa: E402
 from autograder.sandbox import limits as sandbox  # noqa: E402
 
@@ -111,7 +113,7 @@ def test_root_default_path(toy_template: Path, tmp_path: Path, small_limits: san
     with unix_listener(elsewhere / "run", marker) as (sockets, connections):
         targets = _targets(course, elsewhere / "kit", sockets, marker, sentinel)
         expected = write_corpus(targets)
-        rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False, quiet=True, warm=warm)
+        rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, limits=small_limits, progress=False, quiet=True, warm=warm)
     _assert_contained(course, rows, expected, connections, marker, targets)
 
 
@@ -125,7 +127,7 @@ def test_without_the_sandbox_the_probes_find_everything(toy_template: Path, tmp_
     with unix_listener(elsewhere / "run", marker) as (sockets, connections):
         targets = _targets(course, elsewhere / "kit", sockets, marker, sentinel)
         write_corpus(targets)
-        rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False, confine=False)
+        rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, limits=small_limits, progress=False, confine=False)
         n_connections = len(connections)
     found = findings(course, ["course_files", "other_checkout", "import_grader", "processes", "sockets", "write_outside",
                               "cheat"])
@@ -200,7 +202,7 @@ def test_ordinary_user_in_a_closed_home(toy_template: Path, instructor: tuple[st
     course = _user_course(toy_template, home)
     sentinel = subprocess.Popen(["runuser", "-u", user, "--", "/usr/bin/python3", "-c", "import time; time.sleep(900)",
                                  f"sentinel-{marker}"])
-    roots_run = sandbox.UidClaims(sandbox.Limits().uid_base)  # root grading on the same machine at the same time
+    roots_run = sandbox.UidClaims(default("uid_base"))  # root grading on the same machine at the same time
     roots_run.uid(0)
     try:
         with unix_listener(elsewhere / "run", marker) as (sockets, connections):
@@ -270,7 +272,7 @@ def test_container_path(course: Path, small_limits: sandbox.Limits, docker_clien
         targets = _targets(course, other, sockets, marker, sentinel, extra)
         expected = write_corpus(targets)
         opts = containers.Options(grading_image, docker=docker_client, disk_mb=64)
-        rows = grade.run(root=course, assignment="toy", jobs=2, limits=small_limits, progress=False, quiet=True,
+        rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, limits=small_limits, progress=False, quiet=True,
                          container=opts)
     # a container lists its own few processes (the worker's among them), but their memory and environment stay closed
     _assert_contained(course, rows, expected, connections, marker, targets)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.course.settings import Autograder
 from autograder.sandbox import limits as sandbox
 
 
@@ -66,7 +67,7 @@ def test_the_view_holds_the_listed_paths_also_under_tmp_and_nothing_beside_them(
     uid = 63990 if sandbox.is_root() else os.getuid()
     box = tmp_path / "box"
     sandbox.make_box(box, uid)
-    rules = sandbox.policy(limits=sandbox.Limits(), slot=0, box=box, cgroup_procs=[], uid=uid)
+    rules = sandbox.policy(limits=Autograder().limits(), slot=0, box=box, cgroup_procs=[], uid=uid)
     rules.ro.append(str(shown))
     rules.write(tmp_path / "policy.json")
     program = ("import json, os\nout = {}\nfor p in %r:\n    try:\n        out[p] = open(p).read()\n"

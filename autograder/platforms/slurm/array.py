@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.course.directory import Course
 from autograder.host import collect
 from autograder.platforms.slurm import script
 
@@ -176,14 +177,14 @@ def _image_runtime(image: str | None) -> str | None:
     return runtime
 
 
-def _merge(root: Path, out: Path, db_url: str | None, state: Path, shards: int, result: Outcome) -> int:
+def _merge(course: Course, out: Path, state: Path, shards: int, result: Outcome) -> int:
     """Report failed tasks with their rerun command, merge what finished; return the exit code."""
     for task, why in sorted(result.failed.items()):
         space = f"free space on the disk of {out}, then " if "no space left" in why.lower() else ""
         print(f"task {task} failed ({why}) — {space}rerun: {rerun_command(state / 'grade.sbatch', [task])}",
               file=sys.stderr)
     if any(out.rglob("result.json")):
-        counts = collect.run(root=root, folder=out, db_url=db_url)
+        counts = collect.run(course=course, folder=out)
         print(f"{counts['applied']} results applied, {counts['rejected']} rejected (from {out})")
         if counts["rejected"]:
             print("Error: some result files were rejected (named above) — fix or remove them, then run "
@@ -198,23 +199,23 @@ def _merge(root: Path, out: Path, db_url: str | None, state: Path, shards: int, 
     return 0
 
 
-def run(*, root: Path, assignment: str, shards: int | None = None, partition: str | None = None,
+def run(*, course: Course, assignment: str, shards: int | None = None, partition: str | None = None,
         gpus_per_shard: int = 0, cpus_per_shard: int = 1, mem: str | None = None, time_limit: str | None = None,
         image: str | None = None, wait: bool = False, dry_run: bool = False, collect_only: bool = False,
-        db_url: str | None = None, poll_s: float = 3) -> int:
+        poll_s: float = 3) -> int:
     """Write, submit, follow and merge the array job (or only merge, ``collect_only``); return the exit code."""
-    root = Path(root).resolve()
+    root = course.root
     state, out = root / "slurm" / assignment, root / "results" / assignment
     name = job_name(root, assignment)
     if collect_only:
         count = _read_state(state / "array.json")
         if wait:
-            return _merge(root, out, db_url, state, count, follow(name, state, count, poll_s=poll_s))
+            return _merge(course, out, state, count, follow(name, state, count, poll_s=poll_s))
         pending = queued(name)
         if pending:
             raise UserError(f"array tasks {', '.join(map(str, pending))} of {name} are still queued or running",
                             f"merge after they end: python -m autograder slurm {assignment} --collect --wait")
-        return _merge(root, out, db_url, state, count, outcome(state, count, []))
+        return _merge(course, out, state, count, outcome(state, count, []))
     if shards is None:
         raise UserError("--shards is missing", "say how many array tasks to split the grading into, e.g. --shards 4")
     submitted = root / "submitted"
@@ -250,4 +251,4 @@ def run(*, root: Path, assignment: str, shards: int | None = None, partition: st
               f"python -m autograder slurm {assignment} --collect (add --wait to wait for it)")
         return 0
     print(f"waiting for its {shards} tasks to end (squeue -j {job}; logs in {state}) ...", flush=True)
-    return _merge(root, out, db_url, state, shards, follow(name, state, shards, poll_s=poll_s))
+    return _merge(course, out, state, shards, follow(name, state, shards, poll_s=poll_s))

@@ -1,4 +1,7 @@
-"""Exercises: an answer cell (grade_id) and its test cells ``test_<grade_id>*``."""
+"""How each exercise scored: an answer cell (grade_id) and its test cells ``test_<grade_id>*``.
+
+(The exercise itself, as the instructor wrote it, is :class:`test_utils.exercises.ExerciseSpec`.)
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +10,7 @@ from autograder.course.definition import AssignmentDef
 
 
 @dataclass
-class Exercise:
+class ExerciseScore:
     """One answer and how its tests scored."""
 
     name: str
@@ -19,7 +22,7 @@ class Exercise:
         return bool(self.tests) and all(s is not None and s >= m for s, m in self.tests.values())
 
 
-def evaluate(definition: AssignmentDef, scores: dict[str, float | None]) -> list[Exercise]:
+def evaluate(definition: AssignmentDef, scores: dict[str, float | None]) -> list[ExerciseScore]:
     """Group test-cell scores by exercise; ``scores`` is grade_id -> score."""
     maxima = {cell: m for nb in definition.max_scores().values() for cell, m in nb.items()}
     out = []
@@ -30,5 +33,5 @@ def evaluate(definition: AssignmentDef, scores: dict[str, float | None]) -> list
             tests = {t: (scores.get(t), m) for t, m in maxima.items()
                      if t.startswith(f"test_{answer}")
                      and max((a for a in answers if t.startswith(f"test_{a}")), key=len) == answer}
-            out.append(Exercise(answer, tests))
+            out.append(ExerciseScore(answer, tests))
     return out

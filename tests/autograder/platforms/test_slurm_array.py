@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import slurm_env  # noqa: E402
 import toy  # noqa: E402
 
+from autograder.course.directory import Course
 from autograder import cli  # noqa: E402
 from autograder.host import grade  # noqa: E402
 from autograder.platforms.slurm import cluster  # noqa: E402
@@ -110,7 +111,7 @@ def test_array_run_with_a_failed_task_rerun_matches_process_grading(course: Path
     shutil.copytree(course, reference)
     _submit_all(course)
     _submit_all(reference)
-    grade.run(root=reference, assignment="toy", jobs=2, progress=False, quiet=True)
+    grade.run(course=Course.open(reference), assignment="toy", jobs=2, progress=False, quiet=True)
     expected = _scores(reference)
     assert len(expected) == 4 and expected["ana"]["total"] == 6 and expected["bo"]["total"] < 6
 

@@ -1,18 +1,23 @@
-"""The mistakes report as HTML (one self-contained file) and its chart (failure share per check, PNG).
+"""``report``: the class's mistakes per check cell as ``reports/<assignment>/mistakes.{html,csv,png}``.
+
+The HTML is one self-contained file with its chart (failure share per check, PNG) inside.
 
 Everything that came from notebooks, the ledger or the gradebook is escaped (:func:`html.escape`).
 """
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
 
 from autograder.contracts.results import STATUSES
+from autograder.course.directory import Course
+from autograder.instructor.mistakes import Mistakes, collect
 
-if TYPE_CHECKING:
-    from autograder.instructor.mistakes import Mistakes
+CSV_HEADER = ["notebook", "check", "failed", "submissions", "group", "count", "share", "example", "students"]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
@@ -24,7 +29,7 @@ td.n { text-align: right; white-space: nowrap; } code { font-size: .95em; }
 """
 
 
-def chart(m: "Mistakes") -> bytes:
+def chart(m: Mistakes) -> bytes:
     """PNG bytes: a horizontal bar per check cell, the share of submissions that failed it."""
     import matplotlib
 
@@ -55,7 +60,7 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def render(m: "Mistakes", png: bytes) -> str:
+def render(m: Mistakes, png: bytes) -> str:
     """The report page, with the chart embedded as a data URL."""
     total = len(m.students)
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Mistakes: {_e(m.assignment)}</title>",
@@ -99,3 +104,55 @@ def render(m: "Mistakes", png: bytes) -> str:
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def write(mistakes: Mistakes, folder: Path) -> dict[str, Path]:
+    """Write ``mistakes.csv``, ``mistakes.png`` and ``mistakes.html`` into ``folder``; return them by kind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": folder / "mistakes.csv", "png": folder / "mistakes.png", "html": folder / "mistakes.html"}
+    _write_csv(paths["csv"], mistakes)
+    png = chart(mistakes)
+    _atomic(paths["png"], png)
+    _atomic(paths["html"], render(mistakes, png).encode("utf-8"))
+    return paths
+
+
+def run(*, course: Course, assignment: str) -> dict[str, Path]:
+    """The ``report`` command: collect and write ``reports/<assignment>/``."""
+    return write(collect(course=course, assignment=assignment), course.root / "reports" / assignment)
+
+
+def _write_csv(path: Path, m: Mistakes) -> None:
+    total = len(m.students)
+    rows: list[list[str]] = []
+    for check in m.checks:
+        base = [check.notebook, check.grade_id, str(len(check.failed)), str(total)]
+        if not check.groups:
+            rows.append(base + ["", "0", "0", "", ""])
+        for g in check.sorted_groups():
+            rows.append(base + [_cell(g.key), str(len(g.students)), _share(len(g.students), total), _cell(g.example),
+                                " ".join(g.students)])
+    for status, students in sorted(m.statuses.items()):
+        rows.append(["", "(status)", "", str(total), status, str(len(students)), _share(len(students), total),
+                     _cell(STATUSES.get(status, "")), " ".join(students)])
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_HEADER)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count / total:.3f}" if total else "0"
+
+
+def _cell(text: str) -> str:
+    """Notebook text in a CSV cell a spreadsheet will not run as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,4 +1,4 @@
-"""report.rows reads the gradebook in a fixed number of queries and builds the rows the old
+"""grades_table.rows reads the gradebook in a fixed number of queries and builds the rows the old
 per-student, per-cell lookups (``Gradebook.find_grade`` / ``find_submission_notebook``) built."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from autograder.contracts.results import Result
 from autograder.course import definition as definitions
 from autograder.course.definition import AssignmentDef
-from autograder.host import report
+from autograder.host import grades_table
 
 COURSE = "toy-course"
 ASSIGNMENT = "hw"
@@ -83,15 +83,15 @@ def _gradebook(template: Path, path: Path, n: int) -> tuple[str, list[str], dict
 
 def _old_rows(*, db_url: str, course_id: str, definition: AssignmentDef, students: list[str],
               ledger: dict[str, Result]) -> list[dict[str, Any]]:
-    """report.rows as it was: one gradebook lookup per student and cell, one per notebook."""
-    cols = report.test_columns(definition)
+    """grades_table.rows as it was: one gradebook lookup per student and cell, one per notebook."""
+    cols = grades_table.test_columns(definition)
     max_total = sum(m for scores in definition.max_scores().values() for m in scores.values())
     out = []
     with Gradebook(db_url, course_id) as gb:
         for student in students:
             entry = ledger.get(student)
             row: dict[str, Any] = {"student_id": student, "status": entry.status if entry else "pending",
-                                   "score": "", "max_score": report._num(max_total)}
+                                   "score": "", "max_score": grades_table._num(max_total)}
             for _, _, col in cols:
                 row[col] = ""
             row["reason"] = entry.reason if entry else "not graded yet"
@@ -102,14 +102,14 @@ def _old_rows(*, db_url: str, course_id: str, definition: AssignmentDef, student
                         score = gb.find_grade(gid, nb, definition.name, student).score
                     except MissingEntry:
                         score = None
-                    row[col] = "" if score is None else report._num(score)
+                    row[col] = "" if score is None else grades_table._num(score)
                     total += score or 0.0
                 for nb in definition.notebooks:
                     try:
                         total -= gb.find_submission_notebook(nb.name, definition.name, student).late_submission_penalty or 0.0
                     except MissingEntry:
                         pass
-                row["score"] = report._num(max(total, 0.0))
+                row["score"] = grades_table._num(max(total, 0.0))
             out.append(row)
     return out
 
@@ -140,8 +140,8 @@ def _reads(statements: list[str]) -> list[str]:
 def test_rows_match_the_per_cell_lookups(template: Path, tmp_path: Path, n: int) -> None:
     url, students, ledger = _gradebook(template, tmp_path / "gradebook.db", n)
     d = definitions.read(url, COURSE, ASSIGNMENT)
-    assert sorted(c for _, _, c in report.test_columns(d)) == ["p1:test_a", "p2:test_a", "task_c", "test_b", "test_d"]
-    new = report.rows(db_url=url, course_id=COURSE, definition=d, students=students, ledger=ledger)
+    assert sorted(c for _, _, c in grades_table.test_columns(d)) == ["p1:test_a", "p2:test_a", "task_c", "test_b", "test_d"]
+    new = grades_table.rows(db_url=url, course_id=COURSE, definition=d, students=students, ledger=ledger)
     old = _old_rows(db_url=url, course_id=COURSE, definition=d, students=students, ledger=ledger)
     assert new == old and [list(r) for r in new] == [list(r) for r in old]  # values and key order
     by_id = {r["student_id"]: r for r in new}
@@ -172,7 +172,7 @@ def test_rows_query_count_does_not_grow_with_students(template: Path, tmp_path: 
         with _statements(db) as opening:
             Gradebook(url, COURSE).close()
         with _statements(db) as new:
-            report.rows(db_url=url, course_id=COURSE, definition=d, students=students, ledger=ledger)
+            grades_table.rows(db_url=url, course_id=COURSE, definition=d, students=students, ledger=ledger)
         with _statements(db) as old:
             _old_rows(db_url=url, course_id=COURSE, definition=d, students=students, ledger=ledger)
         # beyond the statements of opening the gradebook (table checks, the course)
