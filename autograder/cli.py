@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 from autograder.course.directory import Course, ensure_tools_on_path
 from autograder.course.settings import default
@@ -181,14 +182,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(root=_root(args), assignment=args.assignment)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for tests and --help)."""
-    p = argparse.ArgumentParser(prog="python -m autograder", description="Parallel, sandboxed nbgrader autograding.")
-    p.add_argument("--root", help="course directory (default: $AUTOGRADER_ROOT, else the current folder; for lab: "
-                                  "the current folder when it is a course, else the kit)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _grading_commands(sub: Any) -> None:
+    """grade, check, collect, shard: grading on this machine (host/)."""
     g = sub.add_parser("grade", help="grade every submission of an assignment in parallel")
     g.add_argument("assignment")
     g.add_argument("--jobs", "-j", type=int, help="parallel workers (default: c.Autograder.jobs; 0 or unset: one per core)")
@@ -215,27 +210,6 @@ def parser() -> argparse.ArgumentParser:
                         "said in the summary and in grades.csv)")
     g.set_defaults(func=cmd_grade)
 
-    f = sub.add_parser("feedback", help="per-student HTML feedback (nbgrader generate_feedback)")
-    f.add_argument("assignment")
-    f.add_argument("--student", nargs="+", action="extend", metavar="ID")
-    f.add_argument("--db")
-    f.set_defaults(func=cmd_feedback)
-
-    e = sub.add_parser("export", help="grades for the LMS: Canvas or Moodle import CSV, or nbgrader's CSV")
-    e.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
-                   help="canvas/moodle: the LMS's grade import CSV; csv: nbgrader's export (default)")
-    e.add_argument("--roster", type=Path, help="CSV: student_id, lms_id, email, name, sis_user_id, sis_login_id, section")
-    e.add_argument("--assignment", action="append", metavar="NAME", help="only this assignment (repeatable)")
-    e.add_argument("--out", "--to", dest="out", type=Path,
-                   help="file to write (default gradebook.csv, grades-canvas.csv or grades-moodle.csv)")
-    e.add_argument("--db")
-    e.set_defaults(func=cmd_export)
-
-    rp = sub.add_parser("report", help="the cohort's mistakes per check: reports/ASSIGNMENT/mistakes.html and .csv")
-    rp.add_argument("assignment")
-    rp.add_argument("--db")
-    rp.set_defaults(func=cmd_report)
-
     c = sub.add_parser("check", help="grade one notebook with the hidden tests; exit 0 when every exercise passes")
     c.add_argument("notebook", help="the notebook, whatever its file name (the assignment is recognised from its cells)")
     c.add_argument("--assignment", help="grade it as this assignment (default: recognised from the notebook)")
@@ -259,6 +233,52 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("--no-sandbox", action="store_true", help="student code unconfined (said in each result's reason)")
     sh.set_defaults(func=cmd_shard)
 
+
+def _instructor_commands(sub: Any) -> None:
+    """feedback, export, report, release, demo, lab: the instructor's tools (instructor/)."""
+    f = sub.add_parser("feedback", help="per-student HTML feedback (nbgrader generate_feedback)")
+    f.add_argument("assignment")
+    f.add_argument("--student", nargs="+", action="extend", metavar="ID")
+    f.add_argument("--db")
+    f.set_defaults(func=cmd_feedback)
+
+    e = sub.add_parser("export", help="grades for the LMS: Canvas or Moodle import CSV, or nbgrader's CSV")
+    e.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                   help="canvas/moodle: the LMS's grade import CSV; csv: nbgrader's export (default)")
+    e.add_argument("--roster", type=Path, help="CSV: student_id, lms_id, email, name, sis_user_id, sis_login_id, section")
+    e.add_argument("--assignment", action="append", metavar="NAME", help="only this assignment (repeatable)")
+    e.add_argument("--out", "--to", dest="out", type=Path,
+                   help="file to write (default gradebook.csv, grades-canvas.csv or grades-moodle.csv)")
+    e.add_argument("--db")
+    e.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser("report", help="the cohort's mistakes per check: reports/ASSIGNMENT/mistakes.html and .csv")
+    rp.add_argument("assignment")
+    rp.add_argument("--db")
+    rp.set_defaults(func=cmd_report)
+
+    r = sub.add_parser("release", help="regenerate release/ and references/ from source/ (nbgrader generate_assignment), "
+                                       "after grading the solution (full marks) and the empty notebook (0)")
+    r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    r.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip grading the solution and the empty notebook before writing the release")
+    r.set_defaults(func=cmd_release)
+
+    d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
+    d.add_argument("assignment", nargs="?", default="unet", help="an assignment of source/ (default: unet)")
+    d.set_defaults(func=cmd_demo)
+
+    la = sub.add_parser("lab", help="JupyterLab with nbgrader: the student's seat, or the instructor's (--instructor)")
+    la.add_argument("--instructor", action="store_true",
+                    help="open the course root with Formgrader, Create Assignment and Course List")
+    la.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8888 or the next free one)")
+    la.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    la.add_argument("--notebook-dir", type=Path, help="folder to open (default: release/, or the root with --instructor)")
+    la.set_defaults(func=cmd_lab)
+
+
+def _platform_commands(sub: Any) -> None:
+    """slurm, slurm-demo, gradescope, coursera, gradescope-zip: the platforms' entries (platforms/)."""
     sl = sub.add_parser("slurm", help="grade as a SLURM array job of --shards tasks; --wait follows it and merges")
     sl.add_argument("assignment")
     sl.add_argument("--shards", type=int, help="array tasks, each grading every N-th student")
@@ -274,6 +294,11 @@ def parser() -> argparse.ArgumentParser:
     sl.add_argument("--db", help="gradebook URL (default: nbgrader config, else sqlite:///ROOT/gradebook.db)")
     sl.set_defaults(func=cmd_slurm)
 
+    sd = sub.add_parser("slurm-demo", help="the `make slurm-demo` job: the demo's submissions as a SLURM array job "
+                                           "(a one-machine cluster when none answers), then the demo's table")
+    sd.add_argument("assignment", nargs="?", default="unet", help="an assignment with demo examples (default: unet)")
+    sd.set_defaults(func=cmd_slurm_demo)
+
     gs = sub.add_parser("gradescope", help="Gradescope entry: grade the upload, write results.json")
     gs.add_argument("--submission", default="/autograder/submission")
     gs.add_argument("--results", default="/autograder/results")
@@ -288,34 +313,22 @@ def parser() -> argparse.ArgumentParser:
     cs.add_argument("--timeout", type=float, help="per-cell time limit in seconds")
     cs.set_defaults(func=cmd_coursera)
 
-    r = sub.add_parser("release", help="regenerate release/ and references/ from source/ (nbgrader generate_assignment), "
-                                       "after grading the solution (full marks) and the empty notebook (0)")
-    r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    r.add_argument("--no-verify", dest="verify", action="store_false",
-                   help="skip grading the solution and the empty notebook before writing the release")
-    r.set_defaults(func=cmd_release)
-
-    d = sub.add_parser("demo", help="the `make demo` job: release, grade the examples, print grades")
-    d.add_argument("assignment", nargs="?", default="unet", help="an assignment of source/ (default: unet)")
-    d.set_defaults(func=cmd_demo)
-
-    sd = sub.add_parser("slurm-demo", help="the `make slurm-demo` job: the demo's submissions as a SLURM array job "
-                                           "(a one-machine cluster when none answers), then the demo's table")
-    sd.add_argument("assignment", nargs="?", default="unet", help="an assignment with demo examples (default: unet)")
-    sd.set_defaults(func=cmd_slurm_demo)
-
-    la = sub.add_parser("lab", help="JupyterLab with nbgrader: the student's seat, or the instructor's (--instructor)")
-    la.add_argument("--instructor", action="store_true",
-                    help="open the course root with Formgrader, Create Assignment and Course List")
-    la.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8888 or the next free one)")
-    la.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-    la.add_argument("--notebook-dir", type=Path, help="folder to open (default: release/, or the root with --instructor)")
-    la.set_defaults(func=cmd_lab)
-
     gz = sub.add_parser("gradescope-zip", help="build gradescope-ASSIGNMENT.zip for Gradescope's own image")
     gz.add_argument("assignment", nargs="?", default="unet")
     gz.add_argument("--out", type=Path, help="where to write the zip (default: the course root)")
     gz.set_defaults(func=cmd_gradescope_zip)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and --help)."""
+    p = argparse.ArgumentParser(prog="python -m autograder", description="Parallel, sandboxed nbgrader autograding.")
+    p.add_argument("--root", help="course directory (default: $AUTOGRADER_ROOT, else the current folder; for lab: "
+                                  "the current folder when it is a course, else the kit)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _grading_commands(sub)
+    _instructor_commands(sub)
+    _platform_commands(sub)
     return p
 
 
