@@ -5,7 +5,6 @@ the :class:`Course` down. Opening a course changes nothing in the process (the P
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import sys
@@ -58,10 +57,6 @@ class Course:
         url = db_url or cd.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
         return cls(root=root, config=config, db_url=str(url), course_id=str(cd.get("course_id") or "default_course"),
                    settings=load_settings(config, root / CONFIG_NAME))
-
-    def with_db(self, db_url: str) -> "Course":
-        """The same course with another gradebook."""
-        return dataclasses.replace(self, db_url=db_url)
 
     def limits(self) -> Limits:
         """Per-submission limits: the settings', with nbgrader's per-cell time limit where the config sets one."""

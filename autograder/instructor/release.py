@@ -63,29 +63,29 @@ def refresh_source(*, root: Path, assignment: str) -> list[Path]:
     return [path for path, _, changed in work if changed]
 
 
-def verify(*, root: Path, assignment: str) -> None:
+def verify(*, course: Course, assignment: str) -> None:
     """Grade the solution notebook (full marks on every exercise) and the released one (0 on every exercise)
-    in a scratch copy of the course; a :class:`ReleaseError` names the first exercise that does not."""
+    in a scratch copy of ``course``; a :class:`ReleaseError` names the first exercise that does not."""
     from autograder.course import exercise_scores as scored
     from autograder.host import scratch_grade
     from autograder.instructor import examples
 
-    notebooks = _exercise_notebooks(root, assignment)
+    notebooks = _exercise_notebooks(course.root, assignment)
     if not notebooks:
         return
 
-    def submissions(course: Course) -> dict[str, dict[str, nbformat.NotebookNode]]:
-        """The solution filled into the release just generated, and that release as handed out."""
+    def submissions(scratch: Course) -> dict[str, dict[str, nbformat.NotebookNode]]:
+        """The solution filled into the release just generated in ``scratch``, and that release as handed out."""
         out: dict[str, dict[str, nbformat.NotebookNode]] = {"release-solution": {}, "release-empty": {}}
         for path in notebooks:
-            released = course.root / "release" / assignment / path.name
+            released = scratch.root / "release" / assignment / path.name
             out["release-solution"][path.name] = examples.build_submission(
                 examples.Example("solution", ""), released, examples.answer_sources(path))
             out["release-empty"][path.name] = nbformat.read(released, as_version=4)
         return out
 
     # the instructor's own notebooks, not students': graded by the kit's grader, outside the sandbox
-    with scratch_grade.graded(origin=Course.open(root), assignment=assignment, submissions=submissions,
+    with scratch_grade.graded(origin=course, assignment=assignment, submissions=submissions,
                               regenerate=True, data=True, jobs=2, confine=False) as done:
         rows, definition = {r["student_id"]: r for r in done.rows}, done.definition
     where = f"source/{assignment}"
@@ -108,17 +108,18 @@ def verify(*, root: Path, assignment: str) -> None:
 def run(*, root: Path, assignments: list[str] | None = None, verify: bool = True) -> list[Path]:
     """Generate ``release/<name>/`` and ``references/<name>/`` for each assignment (all of ``source/`` by
     default) after checking it (``verify``: grade the solution and the empty notebook first); return the folders."""
-    names = assignments if assignments is not None else Course.open(root).assignments()
+    course = Course.open(root)
+    names = assignments if assignments is not None else course.assignments()
     missing = [n for n in names if not (root / "source" / n).is_dir()]
     if missing:
-        have = Course.open(root).assignments()
+        have = course.assignments()
         raise ReleaseError(f"no folder source/{missing[0]} in {root}",
                            ("name one of: " + ", ".join(have)) if have else
                            "run this in a course directory (one with source/ASSIGNMENT/), or pass --root")
     for name in names:
         refresh_source(root=root, assignment=name)
         if verify:
-            globals()["verify"](root=root, assignment=name)
+            globals()["verify"](course=course, assignment=name)
         old = root / exercise_book.REFERENCES / name
         if old.is_dir():  # an assignment whose exercises were removed leaves no stale references behind
             shutil.rmtree(old)
