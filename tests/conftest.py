@@ -1,12 +1,19 @@
-"""Shared fixtures: the course root, a scratch copy of the course, and a notebook runner."""
+"""Shared fixtures: the course root, a scratch copy of the course, and things built once per run.
+
+Under pytest-xdist every worker has its own session, so a session fixture alone would build its thing once per
+worker. :func:`built_once` builds it once per *run*: the first worker to ask builds it under a file lock in the
+run's shared temporary folder, the others wait for it and reuse it.
+"""
 from __future__ import annotations
 
 import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -37,3 +44,30 @@ def copy_course(dest: Path, assignments: tuple[str, ...] = ("unet",)) -> Path:
 def scratch_course(tmp_path: Path) -> Path:
     """A fresh copy of the course with the unet assignment, in a temporary folder."""
     return copy_course(tmp_path / "course")
+
+
+def shared_folder(factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run sees (the run's temporary folder; the session's without xdist)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """``build(folder)`` once per run for ``name``; every caller, in every worker, gets that folder.
+
+    A build that raises leaves nothing behind, so the next caller tries again (and fails with its own error).
+    Callers treat the folder as read-only and copy what they change.
+    """
+    home = shared_folder(factory) / "built-once"
+    home.mkdir(exist_ok=True)
+    folder, done = home / name, home / f"{name}.done"
+    with FileLock(str(home / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                build(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            done.touch()
+    return folder

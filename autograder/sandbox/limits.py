@@ -354,13 +354,17 @@ def kill_uid(uid: int) -> int:
     return killed
 
 
+def cgroup_parents() -> list[Path]:
+    """The folders that hold the per-submission cgroups (v2: one; v1: memory and pids) that exist now."""
+    candidates = (CGROUP_ROOT / CGROUP_PARENT, CGROUP_ROOT / "memory" / CGROUP_PARENT, CGROUP_ROOT / "pids" / CGROUP_PARENT)
+    return [parent for parent in candidates if parent.is_dir()]
+
+
 def sweep_stale_cgroups() -> None:
     """Remove cgroups left by an autograder run that was killed (its pid no longer runs)."""
     if not is_root():
         return
-    for parent in (CGROUP_ROOT / CGROUP_PARENT, CGROUP_ROOT / "memory" / CGROUP_PARENT, CGROUP_ROOT / "pids" / CGROUP_PARENT):
-        if not parent.is_dir():
-            continue
+    for parent in cgroup_parents():
         for d in parent.iterdir():
             if not d.is_dir():
                 continue

@@ -50,7 +50,7 @@ class References:
             return exercises.metric_evidence(self.function(exercise), case)
         import tensorflow as tf
 
-        tf.keras.backend.clear_session()  # forget the previous case's layers
+        _forget_layers(tf)
         model = exercises.build(spec, self.function(exercise), case)
         description = structure.describe(model)
         if seed is None:
@@ -61,3 +61,13 @@ class References:
             if spec.training_mode:
                 out["numbers"]["training"] = exercises.measure(model, seed, training=True)
         return out
+
+
+def _forget_layers(tf: Any) -> None:
+    """Forget the previous case's layers (Keras's layer counters and graph). Keras 3 is told not to run the
+    garbage collector each time (a full collection of TensorFlow's objects costs about 0.3 s per case);
+    Keras 2 has no such switch."""
+    try:
+        tf.keras.backend.clear_session(free_memory=False)
+    except TypeError:
+        tf.keras.backend.clear_session()

@@ -105,6 +105,11 @@ def _ledger(root: Path) -> dict[str, float]:
     return {p.stem: p.stat().st_mtime for p in folder.glob("*.json")} if folder.is_dir() else {}
 
 
+def _cgroups_of(pid: int) -> list[Path]:
+    """The per-submission cgroups a grading run with this pid made (v1 or v2), wherever the sandbox puts them."""
+    return [d for parent in sandbox.cgroup_parents() for d in parent.glob(f"{pid}-*")]
+
+
 def test_kill_and_resume(course: Path) -> None:
     students = [f"r{i}" for i in range(6)]
     for s in students:
@@ -116,6 +121,9 @@ def test_kill_and_resume(course: Path) -> None:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    # the killed run leaves the cgroups of the kernels it had running (as root: the sandbox makes one each)
+    left = _cgroups_of(proc.pid)
+    assert left or not sandbox.is_root(), f"no cgroup of run {proc.pid} under {sandbox.cgroup_parents()}"
     before = _ledger(course)
     assert 2 <= len(before) < len(students), "the run was not stopped midway"
     time.sleep(1)
@@ -135,4 +143,4 @@ def test_kill_and_resume(course: Path) -> None:
     assert "0 graded now" in again.stdout
     forced = subprocess.run(cmd + ["--student", "r0", "--force"], env=toy.env(), capture_output=True, text=True, timeout=300)
     assert "1 graded now" in forced.stdout and _ledger(course)["r0"] > after["r0"]
-    assert not list(Path("/sys/fs/cgroup/memory/autograder").glob(f"{proc.pid}-*"))
+    assert _cgroups_of(proc.pid) == [], "the next run removes the cgroups a killed run left"
