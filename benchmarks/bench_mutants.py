@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -79,8 +80,10 @@ def run_oracle(mutants: list[Mutant]) -> dict[str, "object"]:
     return verdicts
 
 
-def run_grading(mutants: list[Mutant], jobs: int, keep: Path | None) -> tuple[dict, dict]:
-    """student id -> Outcome, and assignment -> the control's Outcome per exercise."""
+def run_grading(mutants: list[Mutant], jobs: int, keep: Path | None,
+                released: Callable[[str], Path] | None = None) -> tuple[dict, dict]:
+    """student id -> Outcome, and assignment -> the control's Outcome per exercise. ``released(assignment)``: a
+    course with that assignment already released, copied instead of releasing it again."""
     from benchmarks.mutants import grading
 
     outcomes, controls = {}, {}
@@ -89,7 +92,7 @@ def run_grading(mutants: list[Mutant], jobs: int, keep: Path | None) -> tuple[di
             group = [m for m in mutants if m.assignment == assignment]
             course = (keep or Path(tmp)) / assignment
             t0 = time.monotonic()
-            grading.make_course(course, assignment, group)
+            grading.make_course(course, assignment, group, released=released(assignment) if released else None)
             rows = grading.grade(course, assignment, jobs)
             _log(f"graded {len(group) + 1} submissions of {assignment} in {time.monotonic() - t0:.0f} s ({course})")
             points = grading.check_points(assignment)

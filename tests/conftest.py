@@ -71,3 +71,57 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
                 raise
             done.touch()
     return folder
+
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/batches.py, for the fixtures below and their users
+import batches  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``released_course(assignment)``: the course with that assignment released, built once per run (read-only;
+    ``batches.copy`` it to change it)."""
+    def get(assignment: str) -> Path:
+        return built_once(tmp_path_factory, f"released-{assignment}",
+                          lambda folder: batches.build_released(folder, assignment))
+    return get
+
+
+@pytest.fixture(scope="session")
+def graded_course(tmp_path_factory: pytest.TempPathFactory,
+                  released_course: Callable[[str], Path]) -> Callable[[str], Path]:
+    """``graded_course(assignment)``: the released course with the batch of ``batches.students(assignment)``
+    graded by the kit, once per run (read-only; ``batches.copy`` it to change it)."""
+    def get(assignment: str) -> Path:
+        template = released_course(assignment)
+        return built_once(tmp_path_factory, f"graded-{assignment}",
+                          lambda folder: batches.build_graded(folder, assignment, template))
+    return get
+
+
+import notebook_runs  # noqa: E402
+import nbformat  # noqa: E402
+from autograder.instructor import examples  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def source_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``source_run(assignment)``: a folder where the source notebook (solutions and checks) ran top to bottom once
+    per run, as a first Run All outside nbgrader: what it trained and saved, and ``executed.ipynb``."""
+    def get(assignment: str) -> Path:
+        notebook = ROOT / "source" / assignment / examples.ASSIGNMENTS[assignment][0]
+        return built_once(tmp_path_factory, f"source-run-{assignment}",
+                          lambda folder: notebook_runs.run_into(folder, nbformat.read(notebook, as_version=4)))
+    return get
+
+
+@pytest.fixture(scope="session")
+def variants_student_run(tmp_path_factory: pytest.TempPathFactory, source_run: Callable[[str], Path]) -> Path:
+    """The released unet_variants notebook with the instructor's answers (a student's finished notebook), run in a
+    copy of the source run's folder: a second Run All, which finds the three trained models there."""
+    notebook, cases = examples.ASSIGNMENTS["unet_variants"]
+    answers = examples.answer_sources(ROOT / "source/unet_variants" / notebook)
+    student = examples.build_submission(cases[0], ROOT / "release/unet_variants" / notebook, answers)
+    first = source_run("unet_variants")
+    return built_once(tmp_path_factory, "variants-student-run",
+                      lambda folder: notebook_runs.run_into(folder, student, start_from=first))

@@ -2,14 +2,14 @@
 the trained models instead of training them again."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
+import notebook_runs
 from autograder.instructor import examples
 
 NOTEBOOK = "Unet_Variants.ipynb"
@@ -94,34 +94,25 @@ def stderr_lines(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
     return found
 
 
-def run_all(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
-    """*Restart and Run All* in ``folder``, quick mode, as a student would before handing in."""
-    env = {key: value for key, value in os.environ.items() if key != "NBGRADER_EXECUTION"}
-    env["UNET_QUICK_RUN"] = "1"
-    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    client.execute(env=env)  # the kernel gets env; nbclient fills in the outputs and raises if a cell fails
-    return nb
-
-
 def training_output(nb: nbformat.NotebookNode) -> str:
     cell = next(c for c in nb.cells if c.source.startswith("# Everything besides the architecture"))
     return "".join(o.get("text", "") for o in cell.get("outputs", []))
 
 
 @pytest.mark.slow
-def test_second_run_all_loads_instead_of_training_and_prints_no_warnings(course_root: Path, tmp_path: Path) -> None:
-    _, cases = examples.ASSIGNMENTS["unet_variants"]
-    answers = examples.answer_sources(course_root / "source/unet_variants" / NOTEBOOK)
-    submission = examples.build_submission(cases[0], course_root / "release/unet_variants" / NOTEBOOK, answers)
-
-    first = run_all(nbformat.from_dict(submission), tmp_path)
+def test_second_run_all_loads_instead_of_training_and_prints_no_warnings(source_run: Callable[[str], Path],
+                                                                          variants_student_run: Path) -> None:
+    """The first Run All (the shared run of the source notebook) trains the three models and saves them; the
+    second (the student's finished notebook, run in a copy of that folder) loads them."""
+    first_run = source_run("unet_variants")
+    first = notebook_runs.executed(first_run)
     assert stderr_lines(first) == []
     assert "Loaded the trained model" not in training_output(first)
-    assert sorted(p.name for p in tmp_path.glob("*unet_*")) == sorted(
+    assert sorted(p.name for p in first_run.glob("*unet_*")) == sorted(
         [f"unet_{n}.keras" for n in ("transpose", "upsample", "batchnorm")]
         + [f"history_unet_{n}.json" for n in ("transpose", "upsample", "batchnorm")])
 
-    second = run_all(nbformat.from_dict(submission), tmp_path)
+    second = notebook_runs.executed(variants_student_run)
     assert stderr_lines(second) == []
     trained = training_output(second)
     assert trained.count("Loaded the trained model") == 3 and "val_loss" not in trained, trained

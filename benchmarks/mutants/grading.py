@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,12 +47,20 @@ def _autograder(course: Path, *args: str, timeout: float | None = None) -> None:
         raise RuntimeError(f"{' '.join(cmd[1:])} failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
 
 
-def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path = REPO) -> Path:
-    """A scratch course with ``assignment`` released and one submission per mutant (plus the control)."""
+def make_course(dest: Path, assignment: str, mutants: list[Mutant], repo: Path = REPO,
+                released: Path | None = None) -> Path:
+    """A scratch course with ``assignment`` released and one submission per mutant (plus the control).
+
+    ``released``: a course where ``assignment`` is already released from ``repo``'s source (the test suite shares
+    one), copied instead of releasing (and verifying) it again.
+    """
     from autograder.course import scratch
 
-    scratch.build(dest, origin=repo, assignment=assignment, release=True, source="all", data=True)
-    _autograder(dest, "release", assignment)
+    if released is not None:
+        shutil.copytree(released, dest, symlinks=True)
+    else:
+        scratch.build(dest, origin=repo, assignment=assignment, release=True, source="all", data=True)
+        _autograder(dest, "release", assignment)
     from autograder.instructor.examples import Example, answer_sources, build_submission
 
     source = assignments(repo)[assignment]

@@ -5,6 +5,7 @@ import ast
 import shutil
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -216,13 +217,15 @@ def test_oracle_holds_the_text_to_its_defaults(oracle, answers: dict[str, dict[s
 
 
 @pytest.mark.slow
-def test_graded_sample_has_no_survivors_and_no_failed_equivalents(tmp_path: Path) -> None:
+def test_graded_sample_has_no_survivors_and_no_failed_equivalents(tmp_path: Path,
+                                                                   released_course: Callable[[str], Path]) -> None:
     from benchmarks import bench_mutants
 
-    # 4 per assignment (2 of them equivalent rewrites) keeps `make test` within CI's time; the benchmark grades more
+    # 4 per assignment (2 of them equivalent rewrites) keeps `make test` within CI's time; the benchmark grades more.
+    # The assignments are released once per run for the whole suite (the benchmark releases and verifies its own).
     picked = gen.sample(gen.generate(), 4)
     verdicts = bench_mutants.run_oracle(picked)
-    outcomes, controls = bench_mutants.run_grading(picked, jobs=2, keep=tmp_path)
+    outcomes, controls = bench_mutants.run_grading(picked, jobs=2, keep=tmp_path, released=released_course)
     line, n = bench_mutants.report(picked, verdicts, outcomes, controls)
     assert not any(c.lost for c in controls.values()), controls
     assert n["S"] == 0 and n["F"] == 0, line

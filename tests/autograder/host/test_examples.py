@@ -1,14 +1,17 @@
-"""nbgrader's own autograde gives every example submission its expected score in every test cell."""
+"""Every example submission gets its declared score in every check cell: from the kit's grader (the shared graded
+batch, all examples of every assignment) and, on a sample, from plain ``nbgrader autograde``."""
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.course import scratch
+import batches
 from autograder.instructor import examples
 
 
@@ -40,20 +43,45 @@ def test_stale_edit_is_refused(course_root: Path) -> None:
         examples.build_submission(broken, course_root / "release/unet/Image_segmentation_Unet.ipynb", answers)
 
 
+def _check_scores(course: Path, assignment: str, student: str) -> dict[str, float | None]:
+    """grade_id -> score of every check cell (``test_*``) of one student's submission, from the gradebook."""
+    notebook = examples.ASSIGNMENTS[assignment][0].removesuffix(".ipynb")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grades = gb.find_submission_notebook(notebook, assignment, student).grades
+        return {g.cell.name: g.score for g in grades if g.cell.name.startswith("test_")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(examples.ASSIGNMENTS))
-def test_nbgrader_autograde_scores_each_exercise_independently(course_root: Path, tmp_path: Path,
-                                                               assignment: str) -> None:
-    course = scratch.build(tmp_path / "course", origin=course_root, assignment=assignment, source="all")
-    notebook, cases = examples.ASSIGNMENTS[assignment]
-    nbgrader(course, "generate_assignment", assignment, "--force")
-    examples.write_examples(root=course, assignment=assignment)
+def test_the_kit_grades_every_example_as_declared(graded_course: Callable[[str], Path], assignment: str) -> None:
+    course = graded_course(assignment)
+    for example in examples.ASSIGNMENTS[assignment][1]:
+        assert _check_scores(course, assignment, example.student) == example.expected, example.student
+
+
+#: the sample plain nbgrader grades: per assignment its first declared mistake, which fails one exercise's checks
+#: and passes the others' -- so both a lost and a kept score are compared, cell by cell.
+SAMPLE = {name: next(e for e in cases if e.student.startswith("demo-mistake"))
+          for name, (_, cases) in examples.ASSIGNMENTS.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(examples.ASSIGNMENTS))
+def test_nbgrader_autograde_scores_each_exercise_independently(released_course: Callable[[str], Path],
+                                                               graded_course: Callable[[str], Path],
+                                                               tmp_path: Path, assignment: str) -> None:
+    """Parity on a sample: plain ``nbgrader autograde`` gives the sample's submission the scores its example
+    declares, the same as the kit's grader gave it in the shared batch, and ``generate_feedback`` works on it."""
+    course = batches.copy(released_course(assignment), tmp_path / "course")
+    notebook, _ = examples.ASSIGNMENTS[assignment]
+    example = SAMPLE[assignment]
+    answers = examples.answer_sources(course / "source" / assignment / notebook)
+    target = course / "submitted" / example.student / assignment / notebook
+    target.parent.mkdir(parents=True)
+    nbformat.write(examples.build_submission(example, course / "release" / assignment / notebook, answers), target)
     nbgrader(course, "autograde", assignment)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for example in cases:
-            grades = gb.find_submission_notebook(notebook.removesuffix(".ipynb"), assignment, example.student).grades
-            got = {g.cell.name: g.score for g in grades if g.cell.name.startswith("test_")}
-            assert got == example.expected, example.student
+    theirs = _check_scores(course, assignment, example.student)
+    assert theirs == example.expected
+    assert theirs == _check_scores(graded_course(assignment), assignment, example.student)
     nbgrader(course, "generate_feedback", assignment)
-    for example in cases:
-        assert (course / "feedback" / example.student / assignment / notebook.replace(".ipynb", ".html")).is_file()
+    assert (course / "feedback" / example.student / assignment / notebook.replace(".ipynb", ".html")).is_file()

@@ -12,21 +12,21 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
+import batches
 from autograder.course import definition as definitions
-from autograder.course import scratch
 from autograder.course.directory import Course
-from autograder.host import grade, store
+from autograder.host import store
 from autograder.course import exercise_book
-from autograder.instructor import examples, feedback, release
+from autograder.instructor import examples, feedback
 from autograder.course.explanations import read_failures
 from autograder.platforms import lms
 from test_utils import strip_ansi
@@ -34,11 +34,10 @@ from test_utils import strip_ansi
 REPO = Path(__file__).resolve().parents[3]
 MIN_CHARS = 12
 REGION = re.compile(r"### BEGIN HIDDEN TESTS[^\n]*\n(.*?)### END HIDDEN TESTS", re.DOTALL)
-#: assignment -> (correct, mistaken, crashed) students; the crashed one kills its kernel in the first answer cell
 #: assignment -> its first declared mistake (the source notebook's examples), a submission that loses one exercise
 MISTAKEN = {name: next(e.student for e in cases if e.student.startswith("demo-mistake"))
             for name, (_, cases) in examples.ASSIGNMENTS.items()}
-CRASHED = "crash-kernel"
+CRASHED = batches.CRASHED  # kills its kernel in the first answer cell
 
 
 def needles(assignment: str) -> frozenset[str]:
@@ -58,34 +57,18 @@ def found_in(text: str, secret: frozenset[str]) -> list[str]:
     return sorted(line for line in secret if line in text or line in plain)
 
 
-def _crashing(assignment: str) -> nbformat.NotebookNode:
-    notebook, _ = examples.ASSIGNMENTS[assignment]
-    nb = nbformat.read(REPO / "release" / assignment / notebook, as_version=4)
-    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    answer.source = "import os\nos._exit(1)  # the kernel dies here"
-    return nb
+@pytest.fixture
+def graded(graded_course: Callable[[str], Path], assignment: str) -> Path:
+    """The shared graded batch of the test's assignment (read-only): a correct, a mistaken, a crashed submission
+    among others, graded once per run by the kit's grader."""
+    return graded_course(assignment)
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One course with both assignments released; per assignment a correct, a mistaken and a crashed
-    submission, graded once with the kit's grader."""
-    root = tmp_path_factory.mktemp("feedback") / "course"
-    for assignment, (notebook, cases) in examples.ASSIGNMENTS.items():
-        scratch.build(root, origin=REPO, assignment=assignment, source="all", data=True)
-        release.run(root=root, assignments=[assignment], verify=False)
-        answers = examples.answer_sources(root / "source" / assignment / notebook)
-        for example in cases:
-            if example.student in ("demo-correct", MISTAKEN[assignment]):
-                target = root / "submitted" / example.student / assignment / notebook
-                target.parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(examples.build_submission(example, root / "release" / assignment / notebook, answers),
-                               target)
-        crashed = root / "submitted" / CRASHED / assignment / notebook
-        crashed.parent.mkdir(parents=True)
-        nbformat.write(_crashing(assignment), crashed)
-        grade.run(course=Course.open(root), assignment=assignment, jobs=2, progress=False, quiet=True)
-    return root
+@pytest.fixture
+def with_feedback(graded: Path, tmp_path: Path, assignment: str) -> tuple[Path, list[Path]]:
+    """A copy of the graded batch with the kit's feedback written: (the course, the pages)."""
+    course = batches.copy(graded, tmp_path / "course")
+    return course, feedback.run(course=Course.open(course), assignment=assignment)
 
 
 STUDENTS = ("demo-correct", "mistaken", CRASHED)
@@ -108,8 +91,10 @@ def test_the_needles_are_in_what_instructors_see(graded: Path, assignment: str) 
     assert len(secret) >= 3, secret
     notebook = examples.ASSIGNMENTS[assignment][0]
     ledger = store.load_ledger(Course.open(graded), assignment)
-    assert {s: r.status for s, r in ledger.items()} == {"demo-correct": "graded", MISTAKEN[assignment]: "graded",
-                                                        CRASHED: "kernel_died"}, {s: r.reason for s, r in ledger.items()}
+    assert sorted(ledger) == sorted(batches.students(assignment))
+    assert {s: ledger[s].status for s in ("demo-correct", MISTAKEN[assignment], CRASHED)} == {
+        "demo-correct": "graded", MISTAKEN[assignment]: "graded", CRASHED: "kernel_died"}, {
+        s: r.reason for s, r in ledger.items()}
     page, _ = HTMLExporter().from_filename(str(graded / "autograded" / _student(assignment, "mistaken")
                                                / assignment / notebook))
     assert found_in(page, secret) == sorted(secret)
@@ -117,9 +102,10 @@ def test_the_needles_are_in_what_instructors_see(graded: Path, assignment: str) 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(examples.ASSIGNMENTS))
-def test_kit_feedback_shows_names_scores_explanations_never_hidden_code(graded: Path, assignment: str) -> None:
-    files = feedback.run(course=Course.open(graded), assignment=assignment)
-    assert len(files) == 3
+def test_kit_feedback_shows_names_scores_explanations_never_hidden_code(with_feedback: tuple[Path, list[Path]],
+                                                                       assignment: str) -> None:
+    graded, files = with_feedback
+    assert len(files) == len(batches.students(assignment))
     secret = needles(assignment)
     for who in STUDENTS:
         page = _page(graded, assignment, _student(assignment, who))
@@ -148,9 +134,7 @@ def test_kit_feedback_shows_names_scores_explanations_never_hidden_code(graded: 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(examples.ASSIGNMENTS))
 def test_nbgrader_generate_feedback_uses_the_course_filter(graded: Path, tmp_path: Path, assignment: str) -> None:
-    course = tmp_path / "course"
-    shutil.copytree(graded, course, symlinks=True)
-    shutil.rmtree(course / "feedback", ignore_errors=True)
+    course = batches.copy(graded, tmp_path / "course")
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(tmp_path)}
     done = subprocess.run(["nbgrader", "generate_feedback", assignment, "--force"], cwd=course, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -181,14 +165,14 @@ def test_gradescope_and_coursera_documents_never_quote_hidden_code(graded: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("assignment", ["unet"])
 def test_a_corrupt_graded_notebook_gets_a_notice_and_the_others_their_feedback(
-        graded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    course = tmp_path / "course"
-    shutil.copytree(graded, course, symlinks=True)
+        graded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], assignment: str) -> None:
+    course = batches.copy(graded, tmp_path / "course")
     notebook = examples.ASSIGNMENTS["unet"][0]
     (course / "autograded" / "demo-correct" / "unet" / notebook).write_text('{"cells": [', encoding="utf-8")
     files = feedback.run(course=Course.open(course), assignment="unet")
-    assert len(files) == 3
+    assert len(files) == len(batches.students("unet"))
     assert "cannot be read" in _page(course, "unet", "demo-correct")
     assert 'id="feedback-summary"' in _page(course, "unet", MISTAKEN["unet"])
     err = capsys.readouterr().err
