@@ -23,6 +23,21 @@ os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+#: marker -> the xdist group its tests run in (``--dist loadgroup``): the tests that share a server, a daemon or a
+#: browser session run on one worker, which starts it once. The first marker listed wins.
+GROUPS = {"docker": "docker", "postgres": "postgres", "slurm": "slurm", "browser": "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the tests of each shared service in its xdist group (before xdist reads the groups)."""
+    for item in items:
+        for marker, group in GROUPS.items():
+            if item.get_closest_marker(marker) and not item.get_closest_marker("xdist_group"):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
 @pytest.fixture(scope="session")
 def course_root() -> Path:
     """The repository root, which is the nbgrader course directory."""

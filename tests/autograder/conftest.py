@@ -63,3 +63,31 @@ def grading_image(docker_client: str) -> str:
 
     docker_env.build_image(docker_client)
     return docker_env.IMAGE
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The suite's PostgreSQL server (started on first use, stopped at the end of the session)."""
+    import postgres_env
+
+    yield from postgres_env.running()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the suite's PostgreSQL server: its SQLAlchemy URL."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def slurm_clusters(tmp_path_factory: pytest.TempPathFactory):
+    """The holder of the suite's one-machine SLURM cluster (stopped at the end of the session)."""
+    import slurm_env
+
+    yield from slurm_env.running(tmp_path_factory.mktemp("slurm"))
+
+
+@pytest.fixture
+def slurm_cluster(slurm_clusters):
+    """The running one-machine SLURM cluster (skips where SLURM or root is missing)."""
+    return slurm_clusters.get()

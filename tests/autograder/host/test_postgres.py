@@ -1,15 +1,7 @@
-"""Grading into a real PostgreSQL gradebook (a throwaway server on 127.0.0.1)."""
+"""Grading into a real PostgreSQL gradebook (the suite's server on 127.0.0.1, a fresh database for the test)."""
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import toy
@@ -18,47 +10,7 @@ from nbgrader.api import Gradebook
 from autograder.course.directory import Course
 from autograder.host import grade
 
-REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.postgres
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """Start PostgreSQL (initdb + pg_ctl as user postgres) in a temp dir; yield a SQLAlchemy URL."""
-    if os.geteuid() == 0 and not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
-        subprocess.run([str(REPO / ".ci" / "system-deps.sh"), "postgresql"], check=True, timeout=900)
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql)")
-    bin_dir = Path(bins[-1])
-    user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-    tmp = Path(tempfile.mkdtemp(prefix="ag-pg-"))
-    os.chmod(tmp, 0o755)
-    data, sock, logs = tmp / "data", tmp / "sock", tmp / "logs"
-    for d in (data, sock, logs):
-        d.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(d, user, user)
-    as_user = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
-    port = _free_port()
-    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"],
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(logs / "pg.log"), "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True, timeout=120)
-    try:
-        subprocess.run([*as_user, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "gradebook"],
-                       check=True, capture_output=True, timeout=60)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/gradebook"
-    finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=120)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_grade_into_postgres(course: Path, postgres_url: str) -> None:

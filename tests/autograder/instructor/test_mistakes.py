@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import Counter
 
 import csv
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -148,17 +147,6 @@ def test_grade_writes_the_report_at_its_end(course: Path) -> None:
     }, groups
     assert next(r for r in rows if r["students"] == "e_no_add")["example"] == "NameError: name 'add' is not defined"
     assert rows[0]["failed"] == "3" and rows[0]["submissions"] == "4"
-
-
-def _postgres_fixture():  # the throwaway server of tests/autograder/host/test_postgres.py, reused
-    spec = importlib.util.spec_from_file_location("ag_test_postgres", REPO / "tests" / "autograder" / "host" / "test_postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module.postgres_url
-
-
-postgres_url = _postgres_fixture()
 
 
 @pytest.mark.postgres

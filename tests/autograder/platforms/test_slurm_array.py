@@ -8,13 +8,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from nbgrader.api import Gradebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import slurm_env  # noqa: E402
 import toy  # noqa: E402
 
 from autograder.course.directory import Course
@@ -48,11 +46,6 @@ def _scores(course: Path) -> dict[str, dict[str, float | None]]:
             cells = {g.name: g.score for nb in sub.notebooks for g in nb.grades}
             out[sub.student.id] = {**cells, "total": sub.score}
     return out
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.Cluster]:
-    yield from slurm_env.running(tmp_path_factory.mktemp("slurm"))
 
 
 def test_dry_run_writes_the_array_script_and_its_task_runs_the_shard_command(course: Path) -> None:

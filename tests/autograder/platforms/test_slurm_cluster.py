@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import slurm_env  # noqa: E402
 
 from autograder.platforms.slurm import cluster  # noqa: E402
 
@@ -27,8 +23,9 @@ def test_config_has_one_node_sized_from_the_machine_and_a_default_partition(tmp_
 
 
 @pytest.mark.slurm
-def test_cluster_runs_an_array_and_stop_ends_its_daemons(tmp_path: Path) -> None:
-    started = next(gen := slurm_env.running(tmp_path / "cluster"))
+def test_cluster_runs_an_array_and_stop_ends_its_daemons(tmp_path: Path, slurm_cluster: cluster.Cluster) -> None:
+    """The session's cluster runs an array; then this test stops it (the next test that needs one starts another)."""
+    started = slurm_cluster
     pids = {name: p.pid for name, p in started.processes.items()}
     try:
         env = started.env()
@@ -48,7 +45,7 @@ def test_cluster_runs_an_array_and_stop_ends_its_daemons(tmp_path: Path) -> None
                                 text=True, timeout=30).stdout
         assert "JobState=COMPLETED" in states and "JobState=FAILED" in states
     finally:
-        next(gen, None)
+        started.stop()
     assert started.processes == {}
     for name, pid in pids.items():
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower(), name
