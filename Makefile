@@ -12,15 +12,21 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist). 2 was measured best on the 2-core machines CI uses; the tests that share a
+# server, the Docker daemon or a browser run in one process (--dist loadgroup), which starts it once.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+# The inner loop's tier: no notebook or kernel runs, no servers, containers, clusters or browsers.
+FAST_TIER := not slow and not docker and not browser and not slurm and not postgres
 ASSIGNMENT ?= unet
 LAB_ARGS ?=
 
-.PHONY: help setup data demo test release lab lab-instructor check lock clean system-deps image image-lock gradescope slurm-demo
+.PHONY: help setup data demo test test-fast test-keras2 release lab lab-instructor check lock clean system-deps image image-lock gradescope slurm-demo
 GPU ?=
 IMAGE_BUILD := $(if $(GPU),gpu,cpu)
 
 help:  ## List the commands
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +53,15 @@ slurm-demo: setup  ## Grade the demo submissions as a SLURM array job of 2 shard
 system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM; a system Python, useradd, runuser and libseccomp for the sandbox tests); needs root, apt-get only when one is missing
 	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge python3.11-minimal passwd util-linux libseccomp2
 
-test: setup system-deps  ## Set up, then run the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: setup system-deps  ## Set up, then run the whole test suite (what CI runs), then tests/test_utils under Keras 2
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-keras2
+
+test-fast: setup  ## The quick tier for edits (under 3 minutes): every test that runs no notebook and needs no service
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "$(FAST_TIER)" $(PYTEST_ARGS)
+
+test-keras2: setup  ## tests/test_utils again under Keras 2 (tf-keras); part of make test
+	TF_USE_LEGACY_KERAS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_utils
 
 check: setup  ## Grade one notebook with the full autograder: make check NB=path/to/any-name.ipynb
 	@test -n "$(NB)" || { echo "Error: name the notebook, e.g. make check NB=release/unet/Image_segmentation_Unet.ipynb" >&2; exit 2; }

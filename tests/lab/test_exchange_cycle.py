@@ -19,6 +19,7 @@ from typing import Callable
 import nbformat
 import pytest
 
+import batches
 from autograder.instructor import examples
 
 pytestmark = pytest.mark.slow
@@ -55,11 +56,13 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_release_submit_grade_feedback(scratch_course: Path, tmp_path: Path, dataset: Path,
+def test_release_submit_grade_feedback(released_course: Callable[[str], Path], tmp_path: Path, dataset: Path,
                                        user_env: Callable[..., dict[str, str]]) -> None:
     """Release, fetch, submit, collect, autograde, feedback: each student gets only their own feedback."""
     started = time.monotonic()
-    course = scratch_course
+    # The instructor's course with the assignment generated: a copy of the suite's shared release, made with
+    # `nbgrader generate_assignment` (inside the kit's release), which filled its gradebook.
+    course = batches.copy(released_course(ASSIGNMENT), tmp_path / "course")
     exchange = tmp_path / "exchange"  # nbgrader creates it, world-writable as it must be
     homes = {user: tmp_path / "home" / user for user in ["instructor", *STUDENTS]}
     common = [f"c.Exchange.root = {str(exchange)!r}", f"c.CourseDirectory.course_id = {COURSE_ID!r}"]
@@ -69,8 +72,7 @@ def test_release_submit_grade_feedback(scratch_course: Path, tmp_path: Path, dat
     env = {user: user_env(home) for user, home in homes.items()}
     work = {s: homes[s] / "work" for s in STUDENTS}
 
-    # Instructor: build the assignment (fills the gradebook), then release it to the exchange.
-    _nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course, env=env["instructor"])
+    # Instructor: release the generated assignment to the exchange.
     _nbgrader(["release_assignment", ASSIGNMENT], cwd=course, env=env["instructor"])
     course_dir = exchange / COURSE_ID
     assert (course_dir / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()

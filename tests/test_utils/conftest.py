@@ -1,8 +1,8 @@
 """Fixtures for the test_utils tests: reference blocks built with ``tf.keras``.
 
 The tests in this folder are Keras-agnostic: ``tf.keras`` is Keras 3 by default and Keras 2
-(tf-keras) when ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is imported;
-``test_keras2.py`` re-runs them that way in a subprocess.
+(tf-keras) when ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is imported; ``make test`` runs this folder a
+second time that way (``make test-keras2``). TensorFlow is imported when a test first needs it, not at collection.
 """
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # --import-mode=importlib does not put the root on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
-import tensorflow as tf  # noqa: E402  (after the environment is set)
-
 LEGACY = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
 
 
@@ -32,6 +30,8 @@ def legacy() -> bool:
 @pytest.fixture(scope="session")
 def keras() -> Any:
     """``tf.keras``: Keras 3, or Keras 2 under ``TF_USE_LEGACY_KERAS=1``."""
+    import tensorflow as tf
+
     return tf.keras
 
 

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import pytest
-import tensorflow as tf
 
 from test_utils.unet_wiring import check_unet_wiring, expected_calls, swapped_globals, trace_unet
 
-L = tf.keras.layers
 SIZE, FILTERS, CLASSES = (32, 32, 3), 2, 5
 
 
@@ -21,6 +19,9 @@ def upsampling_block(expansive_input, contractive_input, n_filters=32):  # never
 def make_unet(drop4=0.3, pool5=False, skips=(4, 3, 2, 1), last_activation=None, pass_tuple=False):
     """A unet_model with knobs for the mistakes students make."""
     def unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23):
+        import tensorflow as tf  # when a test builds it, not when pytest collects this file
+
+        L = tf.keras.layers
         inputs = L.Input(input_size)
         e1 = conv_block(inputs, n_filters)
         e2 = conv_block(e1[0], n_filters * 2)

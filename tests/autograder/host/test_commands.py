@@ -24,6 +24,7 @@ def _cli(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPr
                           env=toy.env(), capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_check_exit_codes(course: Path, tmp_path: Path) -> None:
     good = tmp_path / "good" / "toy.ipynb"
     half = tmp_path / "half" / "toy.ipynb"
@@ -45,6 +46,7 @@ def test_check_exit_codes(course: Path, tmp_path: Path) -> None:
     assert missing.returncode == 2 and missing.stderr.startswith("Error: ")
 
 
+@pytest.mark.slow
 def test_feedback_export_collect(course: Path, tmp_path: Path) -> None:
     toy.submit(course, "f_full", toy.CORRECT)
     toy.submit(course, "f_bad", raw=b"")

@@ -21,6 +21,7 @@ from autograder.sandbox import limits as sandbox
 from corpus import SNOOP_ENV, SNOOP_SECRET, listener, corpus as _corpus, outputs as _outputs, tree_hash as _tree_hash  # noqa: E402
 
 
+@pytest.mark.slow
 def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SNOOP_ENV, SNOOP_SECRET)  # a secret of the instructor's, which no kernel may find
     with listener() as (port, connections):
@@ -83,6 +84,7 @@ def _scores(db: Path) -> dict[str, dict[str, tuple]]:
         return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "no-warm"])
 def test_parity_with_sequential_nbgrader(course: Path, tmp_path: Path, warm: bool) -> None:
     toy.submit(course, "p_full", toy.CORRECT, timestamp="2024-01-01 10:00:00 UTC")
@@ -110,6 +112,7 @@ def _cgroups_of(pid: int) -> list[Path]:
     return [d for parent in sandbox.cgroup_parents() for d in parent.glob(f"{pid}-*")]
 
 
+@pytest.mark.slow
 def test_kill_and_resume(course: Path) -> None:
     students = [f"r{i}" for i in range(6)]
     for s in students:

@@ -5,6 +5,7 @@ import hashlib
 from pathlib import Path
 
 import nbformat
+import pytest
 import toy
 
 from autograder.course.directory import Course, regular_files
@@ -30,6 +31,7 @@ def _digest(root: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.slow
 def test_copied_and_regenerated_definitions_grade_alike_and_leave_the_origin_alone(course: Path, tmp_path: Path) -> None:
     folder = _answered(course, toy.CORRECT, tmp_path / "alice" / toy.NOTEBOOK).parent  # a folder, copied whole
     half = _answered(course, {"square": toy.CORRECT["square"]}, tmp_path / "bob" / "mine.ipynb")  # a file, renamed
@@ -50,6 +52,7 @@ def test_copied_and_regenerated_definitions_grade_alike_and_leave_the_origin_alo
     assert _digest(course) == before
 
 
+@pytest.mark.slow
 def test_submissions_made_from_the_scratch_release(course: Path) -> None:
     """The release's own check hands in notebooks made from the release it has just generated."""
     def hand_in(scratch: Course) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 import toy
 from nbgrader.api import Gradebook
 
@@ -32,6 +33,7 @@ def _edit(nb: nbformat.NotebookNode) -> None:
             cell.metadata[STASH_KEY] = [_stream("All tests passed!")]
 
 
+@pytest.mark.slow
 def test_tagged_outputs_are_kept_and_cannot_change_a_score(course: Path, small_limits) -> None:
     toy.submit(course, "keeper", {"square": toy.CORRECT["square"], "add": "def add(a, b):\n    return a - b"},
                edit=_edit)
