@@ -30,12 +30,22 @@ GROUPS = {"docker": "docker", "postgres": "postgres", "slurm": "slurm", "browser
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the tests of each shared service in its xdist group (before xdist reads the groups)."""
+    """Put the tests of each shared service in its xdist group (before xdist reads the groups), and run the long
+    work first: the groups (one process each), then the files with slow tests, then the rest -- so that no
+    process is left with a long group at the end while the other idles. The order within a file is kept."""
+    rank = {group: i for i, group in enumerate(GROUPS.values())}
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     for item in items:
         for marker, group in GROUPS.items():
             if item.get_closest_marker(marker) and not item.get_closest_marker("xdist_group"):
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        group = item.get_closest_marker("xdist_group")
+        name = (group.args[0] if group.args else group.kwargs.get("name")) if group else None
+        return rank.get(name, len(rank)), 0 if item.path in slow_files else 1
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")
