@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import sys
 import dataclasses
 from dataclasses import dataclass
@@ -148,12 +149,22 @@ def oom_killed(opts: Options, name: str) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
-def remove(opts: Options, name: str) -> None:
-    """Kill and remove the container (bounded wait; a missing container is fine)."""
-    try:
-        subprocess.run([opts.docker, "rm", "--force", name], capture_output=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        pass
+def remove(opts: Options, name: str, wait_s: float = 120) -> None:
+    """Kill and remove the container, and wait (bounded) until Docker no longer knows it: a busy daemon can refuse
+    a removal ("already in progress", "did not receive an exit event"), so it is asked again. A missing
+    container is fine."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            subprocess.run([opts.docker, "rm", "--force", name], capture_output=True,
+                           timeout=max(1.0, deadline - time.monotonic()))
+            known = subprocess.run([opts.docker, "inspect", "--format", "{{.Id}}", name], capture_output=True,
+                                   timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return
+        if known.returncode != 0:  # no such container: removed
+            return
+        time.sleep(0.5)
 
 
 def data_dir() -> Path | None:
