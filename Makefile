@@ -12,8 +12,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist). 2 was measured best on the 2-core machines CI uses; the tests that share a
-# server, the Docker daemon or a browser run in one process (--dist loadgroup), which starts it once.
+# Test processes (pytest-xdist). On the 2-core machines CI uses, 2 ran the suite in 16 min twice, green; 3 took
+# 15-15.5 min but overloaded the machine enough for a Docker removal race to fail a test twice. The tests that
+# share a server, the Docker daemon or a browser run in one process (--dist loadgroup), which starts it once.
 TEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 # The inner loop's tier: no notebook or kernel runs, no servers, containers, clusters or browsers.
