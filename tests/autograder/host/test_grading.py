@@ -120,8 +120,10 @@ def test_kill_and_resume(course: Path) -> None:
     cmd = [sys.executable, "-m", "autograder", "--root", str(course), "grade", "toy", "--jobs", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, env=toy.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
-    while len(_ledger(course)) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    # kill it midway, while a kernel runs (each sleeps 2 s): as root that kernel's cgroup exists at the kill
+    while ((len(_ledger(course)) < 2 or (sandbox.is_root() and not _cgroups_of(proc.pid)))
+           and time.monotonic() < deadline and proc.poll() is None):
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     # the killed run leaves the cgroups of the kernels it had running (as root: the sandbox makes one each)
