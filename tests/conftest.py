@@ -12,11 +12,17 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import nbformat
 import pytest
 from filelock import FileLock
 
+from autograder.instructor import examples
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).parent))  # tests/batches.py and tests/notebook_runs.py, for here and the tests
+import batches  # noqa: E402
+import notebook_runs  # noqa: E402
 
 # nbgrader runs `alembic` from PATH, and kernels must start from this virtual environment.
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -98,10 +104,6 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
     return folder
 
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/batches.py, for the fixtures below and their users
-import batches  # noqa: E402
-
-
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``released_course(assignment)``: the course with that assignment released, built once per run (read-only;
@@ -122,11 +124,6 @@ def graded_course(tmp_path_factory: pytest.TempPathFactory,
         return built_once(tmp_path_factory, f"graded-{assignment}",
                           lambda folder: batches.build_graded(folder, assignment, template))
     return get
-
-
-import notebook_runs  # noqa: E402
-import nbformat  # noqa: E402
-from autograder.instructor import examples  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ import graded_batch as gb  # noqa: E402
 from autograder.course.directory import Course
 from autograder.instructor import mistakes, mistakes_report  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _cli(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
