@@ -28,30 +28,8 @@ import notebook_runs  # noqa: E402
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-#: marker -> the xdist group its tests run in (``--dist loadgroup``): the tests that share a server, a daemon or a
-#: browser session run on one worker, which starts it once. The first marker listed wins.
-GROUPS = {"docker": "docker", "postgres": "postgres", "slurm": "slurm", "browser": "browser"}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the tests of each shared service in its xdist group (before xdist reads the groups), and run the long
-    work first: the groups (one process each), then the files with slow tests, then the rest -- so that no
-    process is left with a long group at the end while the other idles. The order within a file is kept."""
-    rank = {group: i for i, group in enumerate(GROUPS.values())}
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    for item in items:
-        for marker, group in GROUPS.items():
-            if item.get_closest_marker(marker) and not item.get_closest_marker("xdist_group"):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
-
-    def order(item: pytest.Item) -> tuple[int, int]:
-        group = item.get_closest_marker("xdist_group")
-        name = (group.args[0] if group.args else group.kwargs.get("name")) if group else None
-        return rank.get(name, len(rank)), 0 if item.path in slow_files else 1
-    items.sort(key=order)
+# the xdist groups (tests that share a service run in one process) and the order of the run: tests/xdist_groups.py
+pytest_plugins = ["xdist_groups"]
 
 
 @pytest.fixture(scope="session")
