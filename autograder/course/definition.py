@@ -10,7 +10,7 @@ from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.course import exercise_book
+from autograder.course import exercise_book, new_gradebook
 from autograder.errors import UserError
 
 
@@ -83,6 +83,7 @@ def read(db_url: str, course_id: str, assignment: str) -> AssignmentDef:
 
 def seed(db_url: str, course_id: str, definition: AssignmentDef) -> None:
     """Create the assignment in a (scratch) gradebook exactly as the course gradebook has it."""
+    new_gradebook.create(db_url, course_id)
     with Gradebook(db_url, course_id) as gb:
         gb.update_or_create_assignment(definition.name, duedate=definition.duedate)
         for nb in definition.notebooks:

@@ -83,7 +83,7 @@ def run(*, course: Course, assignment: str, jobs: int | None = None, students: l
         submission_timeout: float | None = None, limits: sandbox.Limits | None = None,
         progress: bool = True, quiet: bool = False,
         container: containers.Options | None = None, warm: bool = True,
-        server: forkserver.Server | None = None, confine: bool = True) -> list[dict[str, Any]]:
+        server: forkserver.Server | None = None, confine: bool = True, plot: bool = True) -> list[dict[str, Any]]:
     """Grade ``submitted/*/<assignment>/`` and return the grades.csv rows (one per student).
 
     ``course``: the course, opened once by the caller. ``timeout`` is the per-cell limit (default: the
@@ -96,7 +96,8 @@ def run(*, course: Course, assignment: str, jobs: int | None = None, students: l
     one already started with :func:`autograder.host.forkserver.for_assignment` (the caller closes it);
     by default the run starts and stops its own. Student code runs confined (:mod:`autograder.sandbox`);
     where that cannot be set up, grading stops with a :class:`UserError` before any of it runs.
-    ``confine=False`` (``--no-sandbox``) grades unconfined, and every row's reason says so.
+    ``confine=False`` (``--no-sandbox``) grades unconfined, and every row's reason says so. ``plot=False``
+    leaves grades.png out (a scratch course, which nobody looks at: matplotlib costs about a second).
     """
     everyone = course.students(assignment)
     selected = list(dict.fromkeys(students)) if students else everyone
@@ -127,9 +128,11 @@ def run(*, course: Course, assignment: str, jobs: int | None = None, students: l
     table = grades_table.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
     grades_table.write_csv(course.root / "grades.csv", table, definition)
-    grades_table.plot(course.root / "grades.png", table, assignment)
+    if plot:
+        grades_table.plot(course.root / "grades.png", table, assignment)
     if not quiet:
-        print(f"{len(todo)} graded now, {len(selected) - len(todo)} already graded; grades.csv and grades.png in {course.root}")
+        print(f"{len(todo)} graded now, {len(selected) - len(todo)} already graded; grades.csv"
+              f"{' and grades.png' if plot else ''} in {course.root}")
         print(grades_table.summary(table))
         if not confine and container is None:
             print(f"Warning: {UNCONFINED} (--no-sandbox)")

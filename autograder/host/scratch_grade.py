@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 import nbformat
 
 from autograder.course import definition as definitions
-from autograder.course import scratch
+from autograder.course import new_gradebook, scratch
 from autograder.course.directory import Course
 from autograder.course.nbgrader_app import run_app
 from autograder.host import grade
@@ -60,6 +60,7 @@ def _course(origin: Course, assignment: str, root: Path, regenerate: bool, data:
         return scratch.private_course(origin, assignment, root)
     scratch.build(root, origin=origin.root, assignment=assignment, source="all", data=data, references=False)
     course = Course.open(root, f"sqlite:///{root / 'gradebook.db'}")
+    new_gradebook.create(course.db_url, course.course_id)  # made here, nbgrader would make it with a subprocess
     run_app(course, ["generate_assignment", assignment, "--force"])
     return course
 
@@ -87,11 +88,11 @@ def graded(*, origin: Course, assignment: str,
             _place(course.submission_dir(student, assignment), submission)
         try:
             rows = grade.run(course=course, assignment=assignment, jobs=jobs, timeout=timeout, progress=False,
-                             quiet=True, confine=confine)
+                             quiet=True, confine=confine, plot=False)
         except grade.SandboxUnavailable as refused:
             if unconfined_ok is None:
                 raise
             unconfined_ok(refused.why)
             rows = grade.run(course=course, assignment=assignment, jobs=jobs, timeout=timeout, progress=False,
-                             quiet=True, confine=False)
+                             quiet=True, confine=False, plot=False)
         yield Scratch(course, rows, definitions.read(course.db_url, course.course_id, assignment))

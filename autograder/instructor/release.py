@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import exercise_book
+from autograder.course import exercise_book, new_gradebook
 from autograder.course import scratch as scratch_course
 from autograder.course.directory import Course, tools_path
 from autograder.errors import UserError
@@ -31,6 +31,8 @@ class ReleaseError(UserError):
 
 
 def _generate(root: Path, name: str) -> None:
+    course = Course.open(root)
+    new_gradebook.create(course.db_url, course.course_id)  # a new gradebook made here costs nbgrader a subprocess
     cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN"]
     # nbgrader runs `alembic` from PATH
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={**os.environ, "PATH": tools_path()})

@@ -9,10 +9,13 @@ from typing import Callable
 
 import nbformat
 
+from autograder.course import new_gradebook
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 ASSIGNMENT = "toy"
 NOTEBOOK = "toy.ipynb"
+COURSE_ID = "toy-course"
 SECRET = "SECRET-HIDDEN-MARKER-7f3a"
 MAX = {"test_square": 2.0, "test_add": 3.0, "test_add_2": 1.0}
 CORRECT = {"square": "def square(x):\n    return x * x", "add": "def add(a, b):\n    return a + b"}
@@ -70,6 +73,7 @@ def make_course(root: Path) -> Path:
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
     (root / "nbgrader_config.py").write_text(CONFIG)
     nbformat.write(source_notebook(), root / "source" / ASSIGNMENT / NOTEBOOK)
+    new_gradebook.create(f"sqlite:///{root / 'gradebook.db'}", COURSE_ID)  # saves nbgrader's `alembic heads` run
     nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
     return root
 
