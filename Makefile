@@ -12,10 +12,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 DATA_DIR := data/synthetic
 DATA_FRAMES ?= 240
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist). On the 2-core machines CI uses, 2 ran the suite in 16 min twice, green; 3 took
-# 15-15.5 min but overloaded the machine enough for a Docker removal race to fail a test twice. The tests that
-# share a server, the Docker daemon or a browser run in one process (--dist loadgroup), which starts it once.
-TEST_WORKERS ?= 2
+# Test processes (pytest-xdist). The suite is CPU-bound on the 2-core machines CI uses once 3 processes run (one
+# often waits on a container, a server or a lock); 2 left a core idle a quarter of the time. The tests that share a
+# server, the Docker daemon or a browser run in one process (--dist loadgroup; tests/xdist_groups.py), which starts it once.
+TEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 # The inner loop's tier: no notebook or kernel runs, no servers, containers, clusters or browsers.
 FAST_TIER := not slow and not docker and not browser and not slurm and not postgres
