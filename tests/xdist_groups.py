@@ -3,8 +3,8 @@
 ``make test`` runs ``pytest -n N --dist loadgroup``. pytest-xdist learns a test's group from an ``@group`` suffix it
 writes into the test's node id on each worker; with pytest 9.2 that write no longer takes effect
 (pytest-dev/pytest-xdist#1386), and the groups silently disappear: two processes then start two Docker daemons,
-two SLURM clusters and two browsers side by side. So the kit pins pytest 9.1, and :func:`check_groups` stops the run
-with one line when a test that has a group reaches a worker without it.
+two SLURM clusters and two browsers side by side. So the kit pins pytest 9.1, and :class:`GroupCheck` stops the run
+with one failing test that says why when a test that has a group reaches a worker without it.
 """
 from __future__ import annotations
 

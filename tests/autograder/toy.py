@@ -20,10 +20,10 @@ SECRET = "SECRET-HIDDEN-MARKER-7f3a"
 MAX = {"test_square": 2.0, "test_add": 3.0, "test_add_2": 1.0}
 CORRECT = {"square": "def square(x):\n    return x * x", "add": "def add(a, b):\n    return a + b"}
 
-CONFIG = """c = get_config()  # noqa: F821
+CONFIG = f"""c = get_config()  # noqa: F821
 import os
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-c.CourseDirectory.course_id = "toy-course"
+c.CourseDirectory.course_id = "{COURSE_ID}"
 c.ExecutePreprocessor.timeout = 30
 c.LimitOutput.max_lines = 50
 """

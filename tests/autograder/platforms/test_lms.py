@@ -62,14 +62,16 @@ def unet_course(released_course: Callable[[str], Path], tmp_path_factory: pytest
     return root
 
 
+def _docker_run(client: str, *args: str) -> list[str]:
+    """``docker run`` of the grading image as the LMS tests run it. On Gradescope or Coursera the container has the
+    machine to itself; here a grading run on the host (another test) kills what its sandbox uids still run,
+    machine-wide, so the container claims its kernel's uid in the host's lock folder."""
+    return [client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/grader",
+            "-v", f"{_uid_locks()}:/tmp/unet-grader-uids", *args]
+
+
 def _run(client: str, *args: str) -> subprocess.CompletedProcess:
-    """An LMS entry point in the grading image. On Gradescope or Coursera the container has the machine to itself;
-    here a grading run on the host (another test) kills what its sandbox uids still run, machine-wide, so the
-    container claims its kernel's uid in the host's lock folder, as the shards below do."""
-    locks = _uid_locks()
-    return subprocess.run([client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
-                           "--tmpfs", "/home/grader", "-v", f"{locks}:/tmp/unet-grader-uids", *args],
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(_docker_run(client, *args), capture_output=True, text=True, timeout=900)
 
 
 def _uid_locks() -> Path:
@@ -141,16 +143,13 @@ def test_two_shards_merge_into_the_single_machine_gradebook(unet_course: Path, d
     shared = tmp_path / "shared"
     for student in SHARDED:
         shutil.copytree(unet_course / "submitted" / student, shared / "submitted" / student)
-    # The shards claim their sandbox uids in the host's lock folder: a grading run on the host (another test, a
-    # benchmark) signals its uids machine-wide, so it must not pick the uids these containers' kernels run as.
-    locks = _uid_locks()
-    procs = [subprocess.Popen(
-        [docker_client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/grader",
-         "--user", "0:0", "--cap-drop", "ALL", *[a for c in container.CAPABILITIES for a in ("--cap-add", c)],
-         "--security-opt", "no-new-privileges", "-v", f"{shared}:/course", "-v", f"{locks}:/tmp/unet-grader-uids",
-         grading_image,
-         "python", "-m", "autograder", "shard", "unet", "--index", str(i), "--count", "2", "--jobs", "1",
-         "--submitted", "/course/submitted", "--out", "/course/results/unet"],
+    # the shards claim their sandbox uids in the host's lock folder (_docker_run), as the other LMS containers do
+    procs = [subprocess.Popen(_docker_run(
+        docker_client, "--user", "0:0", "--cap-drop", "ALL",
+        *[a for c in container.CAPABILITIES for a in ("--cap-add", c)],
+        "--security-opt", "no-new-privileges", "-v", f"{shared}:/course", grading_image,
+        "python", "-m", "autograder", "shard", "unet", "--index", str(i), "--count", "2", "--jobs", "1",
+        "--submitted", "/course/submitted", "--out", "/course/results/unet"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
     for p in procs:
         out, _ = p.communicate(timeout=900)
