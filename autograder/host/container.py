@@ -1,15 +1,16 @@
 """Grading in containers: one ``docker run`` of the grading image per submission.
 
 The host lays out each submission's scratch folder (job file, a copy of the assignment's
-definition, the course's config and data files) and starts the image's worker on it::
+definition, the course's config and data files, a copy of the submission; all root's alone, umask 077)
+and starts the image's worker on it::
 
     docker run --network none --read-only --memory ... --pids-limit ... IMAGE \
         python -m autograder.run.worker /job/job.json
 
 Inside, the worker starts as root with every capability dropped except the few it needs to hand
 the student's kernel its own unprivileged uid (the same sandbox code as process grading, minus
-the namespaces a container already gives). Only the scratch folder (read-write, owned by root),
-the submission and the dataset (read-only) are mounted; the kernel's own folders are a
+the namespaces a container already gives). Only the scratch folder (read-write, owned by root)
+and the dataset (read-only) are mounted; the kernel's own folders are a
 size-limited tmpfs, so a submission that fills its disk fills only that. The worker leaves
 ``result.json`` in the scratch folder; the host validates it and writes the gradebook.
 """
@@ -88,7 +89,8 @@ def preflight(opts: Options) -> Options:
 def prepare(scratch: Path, course: Course, assignment: str, template: Path) -> None:
     """Copy what the worker needs into the scratch folder: config, data files, release, definition."""
     inside = scratch_course.build(scratch / "course", origin=course.root, assignment=assignment, release=True,
-                                  source="files")  # solutions never enter the container
+                                  source="files", references=False)  # solutions never enter the container: the
+    # judge's bundles travel in the job file, which only root reads
     shutil.copyfile(template, scratch / "template.db")
     # the kernel runs under another uid in the container: what it must not read is root's alone
     os.chmod(inside, 0o700)
@@ -106,7 +108,7 @@ def container_job(job: Job, *, slot: int, threads: int, uid: int | None = None) 
                                policy=None, in_container=True, slot=slot, threads=threads, uid=uid)
 
 
-def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, data: Path | None,
+def run_command(opts: Options, *, name: str, scratch: Path, data: Path | None,
                 limits: Limits, cpus: int) -> list[str]:
     """The ``docker run`` command line for one submission."""
     cmd = [opts.docker, "run", "--name", name, "--init", "--network", "none", "--read-only",
@@ -118,7 +120,6 @@ def run_command(opts: Options, *, name: str, scratch: Path, submission: Path, da
            "--tmpfs", "/home/grader:size=64m,mode=0755",
            "--mount", f"type=bind,src={scratch},dst=/job",
            "--mount", f"type=tmpfs,dst=/job/box,tmpfs-size={opts.disk_mb * 2**20},tmpfs-mode=0711",
-           "--mount", f"type=bind,src={submission},dst=/job/submission,readonly",
            "--label", "unet-grader=1"]
     if data is not None:
         cmd += ["--mount", f"type=bind,src={data},dst=/data,readonly", "--env", "UNET_DATA_DIR=/data"]
@@ -131,11 +132,17 @@ def launch(opts: Options, *, name: str, scratch: Path, job: Job, uid: int | None
            limits: Limits, slot: int, cpus: int) -> subprocess.Popen:
     """Write the container's job file and start ``docker run`` (its output goes to worker.log)."""
     container_job(job, slot=slot, threads=cpus, uid=uid).write(scratch / "job.json")  # 0600
-    (scratch / "submission").mkdir(exist_ok=True)
+    # a private copy (regular files only, root's alone), not a bind of the course's folder: every entry of the job
+    # folder but the box must be unreadable by the kernel, whatever modes the submission had on the host
+    old_umask = os.umask(0o077)
+    try:
+        scratch_course.copy_files(submission, scratch / "submission")
+    finally:
+        os.umask(old_umask)
     log = open(scratch / "worker.log", "wb")
     os.chmod(scratch / "worker.log", 0o600)
     try:
-        return subprocess.Popen(run_command(opts, name=name, scratch=scratch, submission=submission, data=data,
+        return subprocess.Popen(run_command(opts, name=name, scratch=scratch, data=data,
                                             limits=limits, cpus=cpus),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     finally:

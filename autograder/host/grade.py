@@ -124,7 +124,11 @@ def run(*, course: Course, assignment: str, jobs: int | None = None, students: l
         todo = [s for s in selected
                 if force or not store.is_done(course, assignment, s, fingerprint(course.submission_dir(s, assignment)))]
         if todo:
-            _grade(course, assignment, definition, limits, todo, jobs, progress, container, warm, server, confine)
+            old_umask = os.umask(0o077)  # the run's scratch (template, judge cache, job folders) is root's alone
+            try:
+                _grade(course, assignment, definition, limits, todo, jobs, progress, container, warm, server, confine)
+            finally:
+                os.umask(old_umask)
     table = grades_table.rows(db_url=course.db_url, course_id=course.course_id, definition=definition,
                         students=everyone, ledger=store.load_ledger(course, assignment))
     grades_table.write_csv(course.root / "grades.csv", table, definition)
@@ -238,6 +242,9 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     procs = cgroup.create(state.limits.memory_mb, state.limits.nproc)
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, cgroup_procs=procs, course_root=state.course.root,
                             threads=sandbox.threads_per_job(state.parallel), uid=uid, confine=state.confine)
+    # in a grading image (Gradescope, Coursera: no namespaces) the kernel shares this file system: the run's whole
+    # scratch folder (template gradebook, judge cache, every job folder) but its own box must be closed to it
+    policy.grader_only = sorted({*policy.grader_only, str(state.work)})
     env = forkserver.worker_env()
     job = _job(state, student, scratch, policy)
     policy.write(scratch / "policy.json")

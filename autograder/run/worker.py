@@ -48,8 +48,10 @@ KNOWN_FAILURES = (
 def build_scratch(job: Job) -> Path:
     """Lay out the scratch course: gradebook copy, source data files, the submission's regular files."""
     scratch = Path(job.scratch)
+    # The judge's bundles travel in the job (job.definition), never as files: a grading container's kernel shares
+    # this file system, and the scratch course sits beside its box.
     scratch_course.build(scratch, origin=Path(job.root), assignment=job.assignment, config=False, source="files",
-                         gradebook=Path(job.template_db))
+                         gradebook=Path(job.template_db), references=False)
     scratch_course.copy_files(Path(job.submission_dir), scratch / "submitted" / job.student / job.assignment)
     for d in ("source", "submitted"):
         os.chmod(scratch / d, 0o700)
@@ -274,7 +276,8 @@ def _container_box(job: Job, policy_file: Path) -> None:
     # the container is the outer box (no namespaces can be made in it): the kernel gets its own uid, and the
     # launcher refuses to start it while it could read the course copy, the gradebook or the job
     policy.in_container = True
-    policy.grader_only = sorted({*policy.grader_only, job.root, job.template_db, str(policy_file.with_name("job.json"))})
+    # the whole job folder but the box: whatever the grader writes there later is covered without being named
+    policy.grader_only = sorted({*policy.grader_only, job.scratch, job.root, job.template_db})
     job.policy = policy
     policy.write(policy_file)
 
@@ -291,6 +294,7 @@ def disk_full(folder: Path, margin: int = 2**20) -> bool:
 def main(argv: list[str]) -> int:
     """Read the job file, grade, write ``result.json`` next to it."""
     die_with_parent()
+    os.umask(0o077)  # nothing the grader writes is the kernel's to read (the kernel's box is made for its uid)
     job_file = Path(argv[1])
     try:
         job = Job.read(job_file)

@@ -243,12 +243,54 @@ def confine_namespaces(policy: dict) -> None:
     build_root(policy)
 
 
-def check_grader_only(paths: list[str]) -> None:
-    """In a container: refuse to go on when the kernel's uid can read any grader-only path."""
-    for path in paths:
+#: Most entries :func:`grader_only_entries` lists (a job folder holds a course copy of a few hundred files).
+MAX_GRADER_ONLY_ENTRIES = 100_000
+
+
+def grader_only_entries(paths: list[str], allowed: list[str]) -> list[str]:
+    """Every entry the grader wrote under the grader-only ``paths``, whole trees, except the ``allowed`` ones (the
+    kernel's box).
+
+    Listed while still root, before the uid switch: the kernel may be unable to list a folder yet able to open a
+    file in it by name, so its own view of the tree would miss exactly what matters. Links are listed, not followed.
+    A subtree another uid owns is a kernel's (another submission's box in a shared scratch folder): what it holds is
+    that kernel's own doing, and must not let one submission stop another's kernel.
+    """
+    keep = [a.rstrip("/") for a in allowed]
+    me = os.geteuid()
+
+    def inside_allowed(path: str) -> bool:
+        if any(path == a or path.startswith(a + "/") for a in keep):
+            return True
+        try:
+            return os.lstat(path).st_uid != me
+        except OSError:
+            return True
+
+    found: list[str] = []
+    for top in paths:
+        if not os.path.lexists(top) or inside_allowed(top):
+            continue
+        found.append(top)
+        if os.path.isdir(top) and not os.path.islink(top):
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = [d for d in dirnames if not inside_allowed(os.path.join(dirpath, d))]
+                found.extend(os.path.join(dirpath, n) for n in dirnames + filenames)
+                if len(found) > MAX_GRADER_ONLY_ENTRIES:
+                    raise SandboxError(7, f"{top} holds over {MAX_GRADER_ONLY_ENTRIES} entries; too many to check")
+    return found
+
+
+def check_grader_only(entries: list[str]) -> None:
+    """In a container, as the kernel's uid: refuse to go on when it can read any grader-only entry.
+
+    A folder on the way to the kernel's box may be passed through (``x``) but never listed (``r``).
+    """
+    for path in entries:
         if os.path.lexists(path) and os.access(path, os.R_OK, follow_symlinks=False):
             raise SandboxError(13, f"{path} is readable by the kernel's uid {os.getuid()}; "
-                                   "rebuild the grading image (make image) so that only root reads it")
+                                   "rebuild the grading image (make image) so that only root reads it, and grade "
+                                   "with umask 077")
 
 
 def join_cgroups(procs_files: list[str]) -> None:
@@ -311,6 +353,7 @@ def confine(policy: dict, connection_file: str | None) -> None:
             if connection_file:
                 os.chown(connection_file, policy["uid"], policy["gid"])
         container = policy.get("in_container") and root  # Docker, Kubernetes, Gradescope: no namespaces inside
+        exposed = grader_only_entries(policy.get("grader_only", []), policy["rw"]) if container else []
         if not container:  # the machine, or an image run as you (Apptainer): the allow-list view
             confine_namespaces(policy)
         if root:
@@ -318,7 +361,7 @@ def confine(policy: dict, connection_file: str | None) -> None:
         else:
             _drop_capabilities()
         if container:
-            check_grader_only(policy.get("grader_only", []))
+            check_grader_only(exposed)
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     die_with_parent()  # after the uid change, which clears it
     set_limits(policy["rlimits"])
