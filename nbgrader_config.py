@@ -21,6 +21,15 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Per-cell limit while validating or autograding; a short training cell needs well under this.
 c.ExecutePreprocessor.timeout = 300
+# nbgrader gives a cell's last outputs 4 s after the kernel's reply, then fails the cell ("Timeout waiting for IOPub
+# output"); on a busy machine a correct cell can take longer than that.
+c.ExecutePreprocessor.iopub_timeout = 60
+# The lab's Validate (autograder/instructor/validate_bound.py): the kernel must start within startup_timeout, then
+# all the cells together within total_timeout (0: the per-cell limit times the code cells); past either, the run and
+# its kernel are stopped and the dialog names the cell that was still running. The notebook validates in about 15 s
+# on a quiet machine, a full (not quick) run in a few minutes.
+c.ExecutePreprocessor.startup_timeout = 120
+c.ValidateBound.total_timeout = 1200
 c.ExecutePreprocessor.kernel_name = "python3"
 # Long outputs (e.g. a student printing in a loop) are cut in the graded copy.
 c.LimitOutput.max_lines = 400
@@ -37,10 +46,12 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ClearMarkScheme", "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# Plain `nbgrader autograde` judges the checks' evidence against those references too (the fixed cases; the kit's
-# own grader adds a challenge case per run and runs the kernel in its sandbox).
+# Plain `nbgrader autograde` (and the Formgrader's Autograde button) runs each kernel in the kit's sandbox, as `grade`
+# does (ConfinedExecute: where it cannot be set up, no notebook runs and one line says why; --ConfinedExecute.sandbox=False
+# is the explicit --no-sandbox), then judges the checks' evidence against those references (the fixed cases; the
+# kit's own grader adds a challenge case per run).
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute", "autograder.run.judge.preprocessor.JudgeEvidence", "nbgrader.preprocessors.IgnorePattern",
+    "autograder.run.confined_execute.ConfinedExecute", "autograder.run.judge.preprocessor.JudgeEvidence", "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

@@ -29,6 +29,7 @@ def run_all(nb: nbformat.NotebookNode, folder: Path, *, allow_errors: bool = Fal
     """*Restart and Run All* of ``nb`` in ``folder``; the outputs are filled in (nbclient raises on a failing cell
     unless ``allow_errors``)."""
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            startup_timeout=300, iopub_timeout=60,  # a kernel starting on a busy machine
                             resources={"metadata": {"path": str(folder)}})
     client.execute(env=kernel_env())
     return nb

@@ -27,7 +27,7 @@ def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         (tmp_path / name).write_text(text)
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["xdist_groups"' + "".join(f', "{e}"' for e in extra) + "]\n")
     return subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p",
-                           "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                           env={"PYTHONPATH": os.pathsep.join([str(TESTS), str(tmp_path)]), "PATH": os.defpath})
 
 

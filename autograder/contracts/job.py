@@ -9,6 +9,7 @@ lists and maps bounded. The sandbox launcher reads ``policy.json`` with the stan
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,15 @@ def _unknown(data: dict[str, Any], cls: type) -> None:
         raise ContractError(f"unknown field {show(extra[0])}")
 
 
+def _check_pattern(value: Any, what: str) -> str:
+    text = check_text(value, what, 2000)
+    try:
+        re.compile(text)  # type: ignore[arg-type]
+    except re.error as error:
+        raise ContractError(f"{what} is not a regular expression ({error})") from None
+    return text  # type: ignore[return-value]
+
+
 @dataclass
 class Policy:
     """What the sandbox launcher does to one kernel before it starts (see :mod:`autograder.sandbox.launch`)."""
@@ -58,10 +68,12 @@ class Policy:
     tmp_size_mb: int = 512
     cgroup_procs: list[str] = field(default_factory=list)
     rlimits: dict[str, int] = field(default_factory=dict)
-    env_drop: str = ""
+    env_drop: str = ""  # a regular expression: variables whose names it finds are dropped (secrets) ...
     env_set: dict[str, str] = field(default_factory=dict)
     in_container: bool = False
     confine: bool = True  # False only with --no-sandbox
+    env_keep: str = ""  # ... and of the rest only those whose whole name it matches are kept ("": none)
+    gpus: list[int] = field(default_factory=list)  # the /dev/nvidia<N> bound into the view (none: no GPU node)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the launcher reads."""
@@ -92,6 +104,8 @@ class Policy:
                 env_set={check_text(k, "env_set name", MAX_NAME): check_text(v, f"env_set.{k}", MAX_PATH) for k, v in env_set.items()},
                 in_container=check_bool(data.get("in_container", False), "in_container"),
                 confine=check_bool(data.get("confine", True), "confine"),
+                env_keep=_check_pattern(data.get("env_keep", ""), "env_keep"),
+                gpus=[check_int(n, "gpus", 0, 4095) for n in check_list(data.get("gpus", []), "gpus", 64)],
             )
         except ContractError as error:
             raise ContractError(error.reason, file) from None

@@ -138,6 +138,8 @@ def run(*, course: Course, assignment: str, jobs: int | None = None, students: l
         print(f"{len(todo)} graded now, {len(selected) - len(todo)} already graded; grades.csv"
               f"{' and grades.png' if plot else ''} in {course.root}")
         print(grades_table.summary(table))
+        if todo:
+            print(sandbox.bounds_note(max(1, min(jobs or os.cpu_count() or 1, len(todo))), confine, container is not None))
         if not confine and container is None:
             print(f"Warning: {UNCONFINED} (--no-sandbox)")
     return table
@@ -232,14 +234,15 @@ def _extensions(gb: Gradebook, assignment: str, students: list[str]) -> dict[str
 def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     state.counter += 1
     scratch = state.work / str(state.counter)
-    scratch.mkdir(mode=0o711)
+    scratch.mkdir()
+    os.chmod(scratch, 0o711)  # passable on the way to the box, never listable (the run's umask is 077)
     if state.container is not None:
         return _launch_container(state, student, slot, scratch)
     uid = state.uids.uid(slot) if state.uids is not None else os.getuid()
     box = scratch / "box"
     sandbox.make_box(box, uid)
     cgroup = sandbox.Cgroup(f"{os.getpid()}-{state.counter}")
-    procs = cgroup.create(state.limits.memory_mb, state.limits.nproc)
+    procs = cgroup.create(state.limits.memory_mb, state.limits.nproc, cpus=sandbox.threads_per_job(state.parallel))
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, cgroup_procs=procs, course_root=state.course.root,
                             threads=sandbox.threads_per_job(state.parallel), uid=uid, confine=state.confine)
     # in a grading image (Gradescope, Coursera: no namespaces) the kernel shares this file system: the run's whole

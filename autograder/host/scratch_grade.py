@@ -82,17 +82,21 @@ def graded(*, origin: Course, assignment: str,
     """
     with tempfile.TemporaryDirectory(prefix="ag-scratch-") as tmp:
         os.chmod(tmp, 0o700)
-        course = _course(origin, assignment, Path(tmp) / "course", regenerate, data)
-        handed_in = submissions(course) if callable(submissions) else submissions
-        for student, submission in handed_in.items():
-            _place(course.submission_dir(student, assignment), submission)
+        old_umask = os.umask(0o077)  # the scratch course (references, gradebook) is this process's alone
         try:
-            rows = grade.run(course=course, assignment=assignment, jobs=jobs, timeout=timeout, progress=False,
-                             quiet=True, confine=confine, plot=False)
-        except grade.SandboxUnavailable as refused:
-            if unconfined_ok is None:
-                raise
-            unconfined_ok(refused.why)
-            rows = grade.run(course=course, assignment=assignment, jobs=jobs, timeout=timeout, progress=False,
-                             quiet=True, confine=False, plot=False)
+            course = _course(origin, assignment, Path(tmp) / "course", regenerate, data)
+            handed_in = submissions(course) if callable(submissions) else submissions
+            for student, submission in handed_in.items():
+                _place(course.submission_dir(student, assignment), submission)
+            try:
+                rows = grade.run(course=course, assignment=assignment, jobs=jobs, timeout=timeout, progress=False,
+                                 quiet=True, confine=confine, plot=False)
+            except grade.SandboxUnavailable as refused:
+                if unconfined_ok is None:
+                    raise
+                unconfined_ok(refused.why)
+                rows = grade.run(course=course, assignment=assignment, jobs=jobs, timeout=timeout, progress=False,
+                                 quiet=True, confine=False, plot=False)
+        finally:
+            os.umask(old_umask)
         yield Scratch(course, rows, definitions.read(course.db_url, course.course_id, assignment))

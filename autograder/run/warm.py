@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -151,10 +152,10 @@ def _serve(read_end: int, policy_file: Path) -> None:
         connection_file = request["connection_file"]
         with open(policy_file) as fh:  # root-only; read before the uid changes
             policy = json.load(fh)
-        env = sandbox_launch.clean_env(policy, request["env"])
         try:
-            sandbox_launch.confine(policy, connection_file)  # returns only in the confined kernel
-        except (OSError, ValueError) as error:
+            env = sandbox_launch.clean_env(policy, request["env"])
+            sandbox_launch.confine(policy, connection_file)  # returns only in the confined kernel (filter loaded)
+        except (OSError, ValueError, re.error) as error:
             sandbox_launch.refuse(error)
         _forget_the_grader()
         os.environ.clear()
@@ -225,10 +226,10 @@ class WarmProvisioner(LocalProvisioner):  # type: ignore[misc]
         pending = take_pending() if "-f" in cmd else None
         if pending is None or pending.poll() is not None:
             return await super().launch_kernel(cmd, **kwargs)
-        # The environment Jupyter would give the kernel (nbgrader adds NBGRADER_EXECUTION), scrubbed here,
-        # in the worker, so that no secret ever reaches the child's memory.
+        # The environment Jupyter would give the kernel (nbgrader adds NBGRADER_EXECUTION), cut to the kernel's
+        # allow-list here, in the worker, so that no secret ever reaches the child's memory.
         env = kwargs.get("env") or dict(os.environ)
-        pending.start(cmd[cmd.index("-f") + 1], sandbox.kernel_env(env))
+        pending.start(cmd[cmd.index("-f") + 1], sandbox.kernel_env(env, only_allowed=True))
         self.process = pending
         self.pid = self.pgid = pending.pid
         self.cwd = kwargs.get("cwd")

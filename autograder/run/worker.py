@@ -31,7 +31,7 @@ from autograder.course.definition import AssignmentDef
 from autograder.contracts.results import CellGrade, NotebookResult, Result
 from autograder.course import scratch as scratch_course
 from autograder.course.placeholders import banner, placeholder_notebooks, zero_scores
-from autograder.sandbox import limits as sandbox
+from autograder.sandbox import boxfs, limits as sandbox
 from autograder.sandbox.launch import die_with_parent
 from autograder.sandbox.limits import KERNEL_NAME, Limits, write_kernelspec
 
@@ -89,6 +89,7 @@ def nbgrader_config(job: Job, limits: Limits) -> Any:
     cfg.Execute.startup_timeout = 120
     cfg.SandboxedExecute.workdir = str(box / "work")
     cfg.SandboxedExecute.owner_uid = job.policy.uid
+    cfg.SandboxedExecute.max_output_bytes = limits.max_output_bytes  # per cell, while it runs
     cfg.LimitOutputBytes.max_bytes = limits.max_output_bytes
     cfg.JudgeEvidence.challenge = challenge_seed(job)
     cfg.JudgeEvidence.cache_dir = str(job.judge_cache or "")
@@ -211,7 +212,7 @@ def grade(job: Job) -> Result:
             if marker in log:
                 status, reason = st, why
                 break
-        if status == "error" and disk_full(scratch / "box" / "work"):
+        if status == "error" and disk_full(scratch / "box"):
             status, reason = "disk_full", "the notebook filled its disk space and could not be graded"
         result.status, result.reason = status, reason
         result.notebooks = zero_scores(definition)
@@ -233,7 +234,7 @@ def grade(job: Job) -> Result:
         if restored:
             status = status or "restored"
             reasons.append(restored)
-        if disk_full(scratch / "box" / "work"):
+        if disk_full(scratch / "box"):
             status = status or "disk_full"
             reasons.append("the notebook filled its disk space; files it wrote afterwards were lost")
         result.status = status or "graded"
@@ -282,13 +283,33 @@ def _container_box(job: Job, policy_file: Path) -> None:
     policy.write(policy_file)
 
 
-def disk_full(folder: Path, margin: int = 2**20) -> bool:
-    """Whether the file system holding ``folder`` (the kernel's work space) has under ``margin`` bytes left."""
-    try:
-        st = os.statvfs(folder)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < margin
+def disk_full(box: Path, margin: int = 2**20) -> bool:
+    """Whether the file system holding the kernel's ``box`` (its tmpfs, as root) has under ``margin`` bytes left.
+
+    Asked of the box folder itself, never of a path below it that the kernel may have turned into a link."""
+    free = boxfs.free_bytes(box)
+    return free is not None and free < margin
+
+
+def bound_box(scratch: Path, policy_file: Path) -> None:
+    """As root, for a confined kernel outside a container: the box becomes a tmpfs of the kernel's tmp size
+    (``tmp_size_mb``) in this worker's own mount namespace (:func:`boxfs.mount_private`), so a submission fills
+    its box, not the machine's disk. Call before the kernel (or the pending warm kernel) is forked; once.
+
+    Without root the box has no size bound of its own: each file the kernel writes is bounded by RLIMIT_FSIZE
+    (``fsize_mb``) only. In a grading container the container's own disk bound applies.
+    """
+    global _box_bound
+    if _box_bound or os.geteuid() != 0 or not policy_file.exists():
+        return
+    policy = json.loads(policy_file.read_text())  # uid, paths and sizes: nothing about the submission itself
+    if policy.get("in_container") or not policy.get("confine", True):
+        return
+    boxfs.mount_private(scratch / "box", int(policy["uid"]), int(policy["tmp_size_mb"]))
+    _box_bound = True
+
+
+_box_bound = False
 
 
 def main(argv: list[str]) -> int:
@@ -304,6 +325,8 @@ def main(argv: list[str]) -> int:
     out = job_file.with_name("result.json")
     if job.in_container:
         _container_box(job, job_file.with_name("policy.json"))
+    else:
+        bound_box(Path(job.scratch), job_file.with_name("policy.json"))
     os.environ["JUPYTER_PATH"] = str(Path(job.scratch) / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(Path(job.scratch) / "box" / "run")
     write_kernelspec(Path(job.scratch) / "jupyter", job_file.with_name("policy.json"))
@@ -333,6 +356,7 @@ def forked_main(job_file: str, warm: bool) -> int:
         os.dup2(fd, target)
     os.close(log)
     os.close(devnull)
+    bound_box(path.parent, path.with_name("policy.json"))  # before the pending kernel: it must see the box's tmpfs
     if warm:
         from autograder.run import warm as warm_kernels
 

@@ -10,20 +10,27 @@ The warm kernels of :mod:`autograder.run.warm` call the same :func:`confine` in-
 The view is an **allow-list by construction**: the kernel's root is a new, empty tmpfs into which
 only the policy's paths are bound (``ro``: the Python installation, the virtual environment, the
 kit's student packages, the dataset, the system folders; ``rw``: the kernel's own box), at the same
-places; ``/tmp``, ``/var/tmp``, ``/dev/shm`` are fresh; ``/dev`` holds six devices; ``/proc`` belongs to
-a new PID namespace; ``/etc`` holds a few files and a ``passwd`` naming only the student. Nothing
+places, every mount ``nosuid,nodev`` and the read-only ones read-only all the way down (their submounts
+too); ``/tmp``, ``/var/tmp``, ``/dev/shm`` are fresh; ``/dev`` holds six devices and the nodes of the GPUs
+the policy names (``gpus``, with ``CUDA_VISIBLE_DEVICES`` to match); ``/proc`` belongs to a new PID
+namespace, with ``/proc/sys`` read-only and the machine's keys, timers, interrupts, buses and memory
+masked, as Docker does; ``/etc`` holds a few files and a ``passwd`` naming only the student. Nothing
 else exists for the kernel: no course root, no home folder, no other project, no host socket.
-Also: no network (a new, empty network namespace), its own IPC and UTS namespaces, no capabilities,
-``no_new_privs``, rlimits.
+Also: no network (a new, empty network namespace), its own IPC, UTS and cgroup namespaces, no
+capabilities, ``no_new_privs``, rlimits, an environment built from an allow-list (``env_keep``) and a
+system-call filter (:mod:`syscalls`, loaded last: no nested namespaces, keyrings, io_uring, eBPF, perf,
+userfaultfd, ptrace, mounts, modules...).
 
 As root the kernel then runs under its own unprivileged uid (and cgroups); without root the same
 view is built inside a user namespace (the kernel keeps the instructor's uid, mapped, but sees none
 of the instructor's files). The process Jupyter knows stays outside as a small waiter that forwards
-interrupts; the kernel is PID 1 of its namespace, so everything it started dies with it.
+interrupts and dies with its parent; the kernel is PID 1 of its namespace, so everything it started dies
+with it, and it dies with the waiter.
 
 In a grading container run as root (``in_container``: Docker, Kubernetes, Gradescope), where no
 namespace can be made, the container is the outer box: the launcher drops to the kernel's uid and
-refuses to start when any of the policy's ``grader_only`` paths is readable by that uid. An image run
+refuses to start when any of the policy's ``grader_only`` paths is readable by that uid (the system-call
+filter and the environment's allow-list apply there too). An image run
 as an ordinary user (Apptainer on a cluster) gets the allow-list view like any other non-root run. Every failure to confine is fatal (exit 3, one line on
 stderr, no student code run); only a policy with ``confine: false`` (``--no-sandbox``) skips it.
 """
@@ -35,26 +42,36 @@ import os
 import platform
 import re
 import resource
+import select
 import signal
 import sys
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+
+
+def _sibling(name: str):  # type: ignore[no-untyped-def]
+    """A stdlib-only module beside this file: imported with the package (warm kernels), else loaded by path (run as
+    ``python -I launch.py``: no package, no script folder on the path)."""
+    if __package__:
+        import importlib
+        return importlib.import_module(f"{__package__}.{name}")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"_autograder_{name}", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                                    f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+syscalls = _sibling("syscalls")
+view = _sibling("view")
+SandboxError, _check, _libc, _syscall, _dev, build_root = (view.SandboxError, view._check, view._libc, view._syscall,
+                                                           view._dev, view.build_root)
+NVIDIA_DRIVER = view.NVIDIA_DRIVER
+
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x02000000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-#: statvfs flags a read-only remount must keep (a user namespace may not clear them): ST_* -> MS_*.
-_KEEP_FLAGS = {2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: 1024, 2048: 2048, 4096: 1 << 21}
-_SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126}, "aarch64": {"pivot_root": 41, "capset": 91}}
-#: System folders every kernel gets read-only (symlinks such as merged-usr ``/bin`` are copied as links).
-SYSTEM_RO = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-#: Files of /etc the interpreter and its libraries read (no user list, no host names, no secrets).
-ETC_FILES = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "mime.types", "fonts",
-             "alternatives", "ssl"]
-DEVICES = ["null", "zero", "full", "random", "urandom", "tty"]
 EXIT_UNCONFINED = 3
-_libc = ctypes.CDLL(None, use_errno=True)
 
 RLIMITS = {
     "AS": resource.RLIMIT_AS, "NPROC": resource.RLIMIT_NPROC, "FSIZE": resource.RLIMIT_FSIZE,
@@ -62,144 +79,23 @@ RLIMITS = {
 }
 
 
-class SandboxError(OSError):
-    """The sandbox could not be set up (the kernel must not start)."""
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise SandboxError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc.mount(src.encode() if src else None, dst.encode(), fstype.encode() if fstype else None, flags,
-                       data.encode() if data else None), f"mount {src or ''} on {dst}")
-
-
-def _syscall(name: str, *args: object) -> int:
-    number = _SYSCALLS.get(platform.machine(), {}).get(name)
-    if number is None:
-        raise SandboxError(38, f"{name}: unknown system call number on {platform.machine()}")
-    return _libc.syscall(number, *args)
-
-
-def _remount_ro(path: str) -> None:
-    flags = os.statvfs(path).f_flag
-    keep = sum(ms for st, ms in _KEEP_FLAGS.items() if flags & st)
-    _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
-
-
-def _bind(old: str, path: str, new: str, *, writable: bool) -> None:
-    """Bind ``old + path`` at ``new + path`` (a symlink is copied as a link)."""
-    source, target = old + path, new + path
-    if os.path.islink(source):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if not os.path.lexists(target):
-            os.symlink(os.readlink(source), target)
+def _unshare(flags: int, what: str) -> None:
+    """unshare(2) with a new cgroup namespace too, where the kernel has them (4.6+)."""
+    if _libc.unshare(flags | CLONE_NEWCGROUP) == 0:
         return
-    if not os.path.exists(source):
-        return
-    if os.path.isdir(source):
-        os.makedirs(target, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if not os.path.exists(target):
-            open(target, "a").close()
-    _mount(source, target, None, MS_BIND | MS_REC)
-    if not writable:
-        _remount_ro(target)
-
-
-def _tmpfs(target: str, size_mb: int, mode: str = "1777") -> None:
-    os.makedirs(target, exist_ok=True)
-    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode}")
-
-
-def _etc(old: str, new: str, uid: int, gid: int, home: str) -> None:
-    _tmpfs(new + "/etc", 1, "0755")
-    for name in ETC_FILES:
-        _bind(old, "/etc/" + name, new, writable=False)
-    with open(new + "/etc/passwd", "w") as fh:
-        fh.write(f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nstudent:x:{uid}:{gid}:student:{home}:/usr/sbin/nologin\n")
-    with open(new + "/etc/group", "w") as fh:
-        fh.write(f"root:x:0:\nstudent:x:{gid}:\n")
-    with open(new + "/etc/hosts", "w") as fh:
-        fh.write("127.0.0.1 localhost\n")
-
-
-def _dev(old: str, new: str, shm_mb: int) -> None:
-    _tmpfs(new + "/dev", 1, "0755")
-    gpus = sorted(n for n in os.listdir(old + "/dev") if n.startswith("nvidia"))  # a host GPU, where there is one
-    for name in DEVICES + gpus:
-        _bind(old, "/dev/" + name, new, writable=True)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{new}/dev/{name}")
-    _tmpfs(new + "/dev/shm", shm_mb)
-
-
-def build_root(policy: dict) -> None:
-    """In fresh mount + PID namespaces: a new root holding only the policy's paths; pivot into it.
-
-    Follows bubblewrap's order: a tmpfs base becomes the root with the old one under ``/oldroot``,
-    the new root is assembled in ``/newroot`` from there (``/proc`` mounted while the old one is still
-    visible, which a user namespace requires), then the old root is detached and forgotten.
-    """
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    base = "/tmp" if os.path.isdir("/tmp") else "/mnt"
-    _mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    os.mkdir(base + "/oldroot")
-    os.mkdir(base + "/newroot")
-    _check(_syscall("pivot_root", (base).encode(), (base + "/oldroot").encode()), "pivot_root")
-    os.chdir("/")
-    old, new = "/oldroot", "/newroot"
-    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    size = int(policy["tmp_size_mb"])
-    for tmp in policy["private_tmp"]:  # first: the kit and the box may live under /tmp, and are bound into it
-        if tmp != "/dev/shm":
-            _tmpfs(new + tmp, size)
-    _dev(old, new, size)
-    for path in SYSTEM_RO:
-        _bind(old, path, new, writable=False)
-    for path in sorted(set(policy["ro"])):
-        _bind(old, path, new, writable=False)
-    for path in sorted(set(policy["rw"])):
-        _bind(old, path, new, writable=True)
-    _freeze_scaffolding(new, [t for t in policy["private_tmp"] if t != "/dev/shm"], [*policy["ro"], *policy["rw"]])
-    home = policy["env_set"].get("HOME", "/nonexistent")
-    uid = policy["uid"] if os.getuid() == 0 else os.getuid()
-    gid = policy["gid"] if os.getuid() == 0 else os.getgid()
-    _etc(old, new, uid, gid, home)
-    os.makedirs(new + "/proc", exist_ok=True)
-    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.mkdir(new + "/.old")
-    _check(_syscall("pivot_root", new.encode(), (new + "/.old").encode()), "pivot_root into the new root")
-    os.chdir("/")
-    _check(_libc.umount2(b"/.old", MNT_DETACH), "detach the old root")
-    os.rmdir("/.old")
-    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _freeze_scaffolding(new: str, tmps: list[str], listed: list[str]) -> None:
-    """Make read-only the folders made in a private /tmp to hold a listed path (``/tmp/ag-*`` above the box):
-    without root the kernel owns them, and its /tmp must hold nothing it did not write but those paths."""
-    tops = sorted({os.path.join(t, os.path.relpath(p, t).split(os.sep)[0]) for p in listed for t in tmps
-                   if p.startswith(t.rstrip("/") + "/")})
-    for top in tops:
-        if os.path.isdir(new + top) and not os.path.ismount(new + top):
-            _mount(new + top, new + top, None, MS_BIND | MS_REC)
-            _remount_ro(new + top)
+    if ctypes.get_errno() != 22:  # EINVAL: no cgroup namespaces on this kernel
+        _check(-1, what)
+    _check(_libc.unshare(flags), what)
 
 
 def _enter_namespaces() -> None:
-    """Unshare mount, PID, network, IPC and UTS namespaces (and a user namespace without root)."""
+    """Unshare mount, PID, network, IPC, UTS and cgroup namespaces (and a user namespace without root)."""
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     if os.geteuid() == 0:
-        _check(_libc.unshare(flags), "unshare (mount, pid, network namespaces)")
+        _unshare(flags, "unshare (mount, pid, network namespaces)")
         return
     uid, gid = os.getuid(), os.getgid()
-    _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare (user namespace)")
+    _unshare(flags | CLONE_NEWUSER, "unshare (user namespace)")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
             fh.write(text)
@@ -232,14 +128,29 @@ def _wait_for_kernel(child: int) -> None:
     os._exit(128 - code if code < 0 else code)
 
 
-def confine_namespaces(policy: dict) -> None:
-    """New namespaces and the allow-list root; returns in the kernel (PID 1), never in the waiter."""
+def confine_namespaces(policy: dict, parent: int) -> None:
+    """New namespaces and the allow-list root; returns in the kernel (PID 1), never in the waiter.
+
+    The waiter dies with ``parent`` (the pid that started it: Jupyter, or the worker), also when that one
+    was gone before it could ask; the kernel dies with the waiter, also when the waiter was gone first
+    (a pipe the waiter holds open tells: the kernel, PID 1 of its namespace, cannot see its parent's pid).
+    """
     _enter_namespaces()
+    alive_r, alive_w = os.pipe()
     child = os.fork()
     if child:
+        os.close(alive_r)
+        die_with_parent()
+        if os.getppid() != parent:
+            os.kill(child, signal.SIGKILL)
+            os._exit(1)
         _wait_for_kernel(child)
+    os.close(alive_w)
     os.setsid()  # interrupts reach the kernel once, through the waiter
     die_with_parent()
+    if select.select([alive_r], [], [], 0)[0]:  # readable: end of file, the waiter is gone
+        os._exit(1)
+    os.close(alive_r)
     build_root(policy)
 
 
@@ -316,16 +227,48 @@ def set_limits(limits: dict[str, int]) -> None:
             resource.setrlimit(RLIMITS[name], (0, 0))
 
 
-def scrub(env: "dict[str, str] | os._Environ[str]", pattern: str) -> dict[str, str]:
-    """``env`` without the variables whose names match ``pattern`` (case-insensitive): the secrets."""
-    drop = re.compile(pattern, re.IGNORECASE)
-    return {k: v for k, v in env.items() if not drop.search(k)}
+def scrub(env: "dict[str, str] | os._Environ[str]", pattern: str, keep: str | None = None) -> dict[str, str]:
+    """``env`` without the variables whose names match ``pattern`` (case-insensitive): the secrets; with ``keep``,
+    also without those whose whole name does not match ``keep`` (the allow-list)."""
+    drop = re.compile(pattern, re.IGNORECASE) if pattern else None
+    allowed = re.compile(keep) if keep is not None else None
+    return {k: v for k, v in env.items()
+            if (allowed is None or allowed.fullmatch(k)) and not (drop and drop.search(k))}
+
+
+def builds_view(policy: dict) -> bool:
+    """Whether :func:`confine` builds the allow-list view (not with ``confine: false``, nor as root in a container)."""
+    return bool(policy.get("confine", True)) and not (policy.get("in_container") and os.geteuid() == 0)
+
+
+def cuda_visible_devices(gpus: list[int], driver_dir: str = NVIDIA_DRIVER) -> str:
+    """``CUDA_VISIBLE_DEVICES`` for a view holding the cards ``/dev/nvidia<N>`` of ``gpus``: their UUIDs, as the
+    driver lists them; where it lists none, ``0..n-1`` (CUDA numbers only the cards a process can open)."""
+    uuids = {}
+    try:
+        buses = os.listdir(driver_dir)
+    except OSError:
+        buses = []
+    for bus in buses:
+        try:
+            with open(os.path.join(driver_dir, bus, "information")) as fh:
+                info = dict(line.split(":", 1) for line in fh if ":" in line)
+            uuids[int(info["Device Minor"])] = info["GPU UUID"].strip()
+        except (OSError, KeyError, ValueError):
+            continue
+    if gpus and all(int(n) in uuids for n in gpus):
+        return ",".join(uuids[int(n)] for n in gpus)
+    return ",".join(str(i) for i in range(len(gpus)))
 
 
 def clean_env(policy: dict, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The kernel's environment: ``base`` (default: this process's) minus secrets, plus the policy's settings."""
-    env = scrub(os.environ if base is None else base, policy["env_drop"])
+    """The kernel's environment: of ``base`` (default: this process's) only the allow-listed variables
+    (``env_keep``) that look like no secret (``env_drop``), then the policy's settings; in the allow-list view,
+    ``CUDA_VISIBLE_DEVICES`` names the GPUs bound into it."""
+    env = scrub(os.environ if base is None else base, policy.get("env_drop", ""), policy.get("env_keep", ""))
     env.update(policy["env_set"])
+    if builds_view(policy):
+        env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(policy.get("gpus", []))
     return env
 
 
@@ -340,14 +283,18 @@ def die_with_parent() -> None:
         pass
 
 
-def confine(policy: dict, connection_file: str | None) -> None:
+def confine(policy: dict, connection_file: str | None, parent: int | None = None) -> None:
     """Everything but the exec; returns in the confined kernel process. Raises :class:`SandboxError`.
 
     Root: cgroups, namespaces and the allow-list root, then the submission's uid. Not root: the same
-    view in a user namespace. In a container: the kernel's uid, checked against ``grader_only``.
+    view in a user namespace. In a container: the kernel's uid, checked against ``grader_only``. Last, on
+    every confined path, the system-call filter. ``parent``: the pid whose death ends the kernel (default:
+    this process's parent now).
     """
     root = os.geteuid() == 0
+    parent = os.getppid() if parent is None else parent
     if policy.get("confine", True):
+        seccomp = syscalls.prepare()  # while the machine's libraries are in view; fails closed without libseccomp
         if root:
             join_cgroups(policy["cgroup_procs"])
             if connection_file:
@@ -355,7 +302,7 @@ def confine(policy: dict, connection_file: str | None) -> None:
         container = policy.get("in_container") and root  # Docker, Kubernetes, Gradescope: no namespaces inside
         exposed = grader_only_entries(policy.get("grader_only", []), policy["rw"]) if container else []
         if not container:  # the machine, or an image run as you (Apptainer): the allow-list view
-            confine_namespaces(policy)
+            confine_namespaces(policy, parent)
         if root:
             drop_privileges(policy["uid"], policy["gid"])
         else:
@@ -367,6 +314,8 @@ def confine(policy: dict, connection_file: str | None) -> None:
     set_limits(policy["rlimits"])
     os.chdir(policy["workdir"])
     os.umask(0o077)
+    if policy.get("confine", True):
+        seccomp.load()
 
 
 def refuse(error: BaseException) -> None:
@@ -377,15 +326,16 @@ def refuse(error: BaseException) -> None:
 
 def main(argv: list[str]) -> None:
     """Read the policy, confine, exec the kernel command after ``--``."""
+    parent = os.getppid()  # first: the waiter must die with this one, also if it is gone before the waiter asks
     sep = argv.index("--")
     with open(argv[1]) as fh:
         policy = json.load(fh)
     command = argv[sep + 1:]
     conn = command[command.index("-f") + 1] if "-f" in command else None
-    env = clean_env(policy)
     try:
-        confine(policy, conn)
-    except (OSError, ValueError) as error:
+        env = clean_env(policy)
+        confine(policy, conn, parent)
+    except (OSError, ValueError, re.error) as error:
         refuse(error)
     os.execve(command[0], command, env)
 

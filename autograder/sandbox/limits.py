@@ -21,8 +21,10 @@ this machine can do it.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
+import re
 import tempfile
 import signal
 import sys
@@ -33,19 +35,28 @@ from pathlib import Path
 import psutil
 
 from autograder.contracts.job import Policy
+from autograder.sandbox import boxfs
+from autograder.sandbox.cgroups import (CGROUP_PARENT, CGROUP_ROOT, Cgroup, _read, cgroup_parents, is_root,  # noqa: F401
+                                        kill_cgroup, kill_uid, sweep_stale_cgroups)
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 KERNEL_NAME = "autograder-sandbox"
 #: In a grading container, besides the autograder package and the course's private files: what only the
 #: grader reads (the launcher refuses to start a kernel that could read any of it).
-GRADER_ONLY = ["/opt/course/source", "/opt/course/gradebook.db"]
+GRADER_ONLY = ["/opt/course/source", "/opt/course/gradebook.db", "/opt/course/references", "/opt/course/release",
+               "/opt/course/nbgrader_config.py"]
 #: Course-root entries that are the grader's alone.
 COURSE_PRIVATE = ["gradebook.db", "source", "references", "submitted", "autograded", "feedback", "nbgrader_config.py", ".git"]
 ENV_DROP = r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|COOKIE|^PG|DATABASE|DB_URL|^AWS_|^GOOGLE_|^AZURE_|^SSH_|^GIT|^JPY_|^JUPYTER_|^KAGGLE"
 #: Variables that cap the numeric libraries' threads (one kernel must not take every core).
 THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-CGROUP_PARENT = "autograder"
+#: The only variables of the grader's environment a kernel gets (whole names; ``ENV_DROP`` still applies): the
+#: locale, the terminal, Python's and the kit's own settings (``UNET_*``, nbgrader's ``NBGRADER_EXECUTION``),
+#: TensorFlow/CUDA/XLA settings and the numeric libraries' threads. Everything else (``MY_COURSE_PATH``, a
+#: cloud key, a database address) never reaches student code; the policy's ``env_set`` adds HOME and the like.
+ENV_KEEP = (r"PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM|COLUMNS|LINES|NO_COLOR|FORCE_COLOR|PYTHON[A-Z0-9_]*|"
+            r"UNET_[A-Z0-9_]+|NBGRADER_[A-Z_]+|MPLBACKEND|TF_[A-Z0-9_]+|CUDA_[A-Z0-9_]+|XLA_FLAGS|KERAS_BACKEND|"
+            r"LD_LIBRARY_PATH|OMP_[A-Z_]+|MKL_[A-Z_]+|OPENBLAS_[A-Z_]+|KMP_[A-Z_]+")
 
 
 @dataclass
@@ -70,11 +81,6 @@ class Limits:
     def to_json(self) -> dict:
         """JSON-ready dict."""
         return asdict(self)
-
-
-def is_root() -> bool:
-    """Whether the full sandbox (uid switch, namespaces, cgroups) is available."""
-    return os.geteuid() == 0
 
 
 def uid_lock_folder() -> Path:
@@ -123,8 +129,33 @@ class UidClaims:
         self._held.clear()
 
 
+@functools.lru_cache(maxsize=8)
+def _usable_gpus(dev_dir: str) -> tuple[int, ...]:
+    """The numbers N of the ``dev_dir/nvidia<N>`` this process can open (a SLURM job's cgroup may forbid some)."""
+    try:
+        names = os.listdir(dev_dir)
+    except OSError:
+        return ()
+    usable = []
+    for number in sorted(int(n[6:]) for n in names if re.fullmatch(r"nvidia\d+", n)):
+        try:
+            os.close(os.open(os.path.join(dev_dir, f"nvidia{number}"), os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK))
+        except OSError:
+            continue
+        usable.append(number)
+    return tuple(usable)
+
+
+def slot_gpus(slot: int, dev_dir: str = "/dev") -> list[int]:
+    """The GPU a kernel of ``slot`` gets when the caller names none: the machine's cards round-robin by slot
+    (slot 0: the first, slot 1: the second, ...), so that every kernel on a GPU machine has one; none without."""
+    usable = _usable_gpus(dev_dir)
+    return [usable[slot % len(usable)]] if usable else []
+
+
 def policy(*, limits: Limits, slot: int, box: Path, cgroup_procs: list[str], course_root: Path | None = None,
-           threads: int | None = None, uid: int | None = None, confine: bool = True) -> Policy:
+           threads: int | None = None, uid: int | None = None, confine: bool = True,
+           gpus: list[int] | None = None) -> Policy:
     """The launcher's policy for one kernel (see :mod:`autograder.sandbox.launch`).
 
     The kernel's view is ``ro`` + ``rw`` and nothing else: the Python installation, the kit's student
@@ -132,6 +163,7 @@ def policy(*, limits: Limits, slot: int, box: Path, cgroup_procs: list[str], cou
     its ``box``, read-write. ``uid``: the kernel's uid as root (claimed with :class:`UidClaims`;
     ``uid_base + slot`` when not given). ``threads``: CPU threads the kernel's numeric libraries may use
     (cores / parallel jobs). ``confine=False`` (``--no-sandbox``): rlimits and a clean environment only.
+    ``gpus``: the ``/dev/nvidia<N>`` the kernel gets (default: :func:`slot_gpus`, one card per slot round-robin).
     """
     uid = limits.uid_base + slot if uid is None else uid
     ro = sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), *kit_paths(), *site_packages(),
@@ -152,6 +184,8 @@ def policy(*, limits: Limits, slot: int, box: Path, cgroup_procs: list[str], cou
             "CPU": cpu, "NOFILE": limits.nofile, "CORE": 0,
         },
         env_drop=ENV_DROP,
+        env_keep=ENV_KEEP,
+        gpus=slot_gpus(slot) if gpus is None else list(gpus),
         env_set={
             "HOME": str(box / "home"), "USER": "student", "LOGNAME": "student",
             "TMPDIR": "/tmp" if confine else str(box / "tmp"),
@@ -172,11 +206,12 @@ def grader_only(course_root: Path | None) -> list[str]:
     return sorted({str(package), *course, *GRADER_ONLY})
 
 
-def kernel_env(env: dict[str, str]) -> dict[str, str]:
-    """``env`` without anything that looks like a secret (the base of a kernel's environment)."""
+def kernel_env(env: dict[str, str], *, only_allowed: bool = False) -> dict[str, str]:
+    """``env`` without anything that looks like a secret (``ENV_DROP``: the base of the fork server's and a
+    worker's environment); ``only_allowed``: also without anything ``ENV_KEEP`` does not name (a kernel's)."""
     from autograder.sandbox.launch import scrub
 
-    return scrub(env, ENV_DROP)
+    return scrub(env, ENV_DROP, ENV_KEEP if only_allowed else None)
 
 
 def threads_per_job(parallel: int) -> int:
@@ -235,11 +270,12 @@ def kit_paths() -> list[str]:
 
 
 def make_box(box: Path, uid: int) -> None:
-    """The kernel's own folders (work dir, home, tmp, ipc sockets), owned by its uid."""
-    for sub in ("", "work", "home", "tmp", "run"):
-        (box / sub).mkdir(mode=0o700, exist_ok=True)
-        if is_root():
-            os.chown(box / sub, uid, uid)
+    """The kernel's own folders (work dir, home, tmp, ipc sockets), owned by its uid (as root).
+
+    Made link-safe (:mod:`autograder.sandbox.boxfs`): a link the kernel left in the box is replaced, never
+    followed. The box's size bound (a tmpfs) is mounted by the worker, see :func:`boxfs.mount_private`.
+    """
+    boxfs.make_folders(box, uid)
 
 
 def write_kernelspec(jupyter_dir: Path, policy_file: Path) -> None:
@@ -253,121 +289,21 @@ def write_kernelspec(jupyter_dir: Path, policy_file: Path) -> None:
          "interrupt_mode": "signal"}))
 
 
-class Cgroup:
-    """A per-submission cgroup (v2, or v1 memory + pids); a no-op where cgroups are not writable."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.dirs: list[Path] = []
-        self.v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
-
-    def create(self, memory_mb: int, nproc: int) -> list[str]:
-        """Create it with the limits; return the ``cgroup.procs`` files the launcher joins."""
-        if not is_root():
-            return []
-        try:
-            if self.v2:
-                parent = CGROUP_ROOT / CGROUP_PARENT
-                parent.mkdir(exist_ok=True)
-                (parent / "cgroup.subtree_control").write_text("+memory +pids")
-                d = parent / self.name
-                d.mkdir(exist_ok=True)
-                self.dirs = [d]
-                (d / "memory.max").write_text(str(memory_mb * 2**20))
-                _try_write(d / "memory.swap.max", "0")
-                (d / "pids.max").write_text(str(nproc))
-            else:
-                mem = CGROUP_ROOT / "memory" / CGROUP_PARENT / self.name
-                pids = CGROUP_ROOT / "pids" / CGROUP_PARENT / self.name
-                mem.mkdir(parents=True, exist_ok=True)
-                self.dirs = [mem]
-                (mem / "memory.limit_in_bytes").write_text(str(memory_mb * 2**20))
-                _try_write(mem / "memory.memsw.limit_in_bytes", str(memory_mb * 2**20))
-                if pids.parent.parent.exists():
-                    pids.mkdir(parents=True, exist_ok=True)
-                    (pids / "pids.max").write_text(str(nproc))
-                    self.dirs.append(pids)
-        except OSError:
-            self.destroy()
-            return []
-        return [str(d / "cgroup.procs") for d in self.dirs]
-
-    def oom_killed(self) -> bool:
-        """Whether the kernel hit the memory limit and something was killed."""
-        for d in self.dirs:
-            for fname, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
-                try:
-                    for line in (d / fname).read_text().splitlines():
-                        k, _, v = line.partition(" ")
-                        if k == key and int(v) > 0:
-                            return True
-                except (OSError, ValueError):
-                    pass
-        return False
-
-    def destroy(self) -> None:
-        """Kill everything left in it and remove it."""
-        for d in self.dirs:
-            kill_cgroup(d)
-        self.dirs = []
-
-
-def _try_write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError:
-        pass
-
-
-def kill_cgroup(d: Path, wait_s: float = 5.0) -> None:
-    """SIGKILL every process in cgroup folder ``d``, then remove it (bounded wait)."""
-    deadline = time.monotonic() + wait_s
-    while d.exists() and time.monotonic() < deadline:
-        try:
-            pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
-        except OSError:
-            pids = []
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            d.rmdir()
-            return
-        except OSError:
-            time.sleep(0.05)
-
-
-def kill_uid(uid: int) -> int:
-    """SIGKILL every process whose real uid is ``uid`` (a sandbox uid, never a person's)."""
-    if not is_root() or uid < 1000:
-        return 0
-    killed = 0
-    for proc in psutil.process_iter(["uids"]):
-        try:
-            if proc.info["uids"] and proc.info["uids"].real == uid:
-                proc.kill()
-                killed += 1
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return killed
-
-
-def cgroup_parents() -> list[Path]:
-    """The folders that hold the per-submission cgroups (v2: one; v1: memory and pids) that exist now."""
-    candidates = (CGROUP_ROOT / CGROUP_PARENT, CGROUP_ROOT / "memory" / CGROUP_PARENT, CGROUP_ROOT / "pids" / CGROUP_PARENT)
-    return [parent for parent in candidates if parent.is_dir()]
-
-
-def sweep_stale_cgroups() -> None:
-    """Remove cgroups left by an autograder run that was killed (its pid no longer runs)."""
+def bounds_note(parallel: int, confine: bool = True, container: bool = False) -> str:
+    """How the CPU is shared and the box bounded between this run's kernels, in words (the grading summary)."""
+    threads = threads_per_job(parallel)
+    if container:
+        return f"CPU: {threads} core(s) per grading container (docker --cpus); box: the container's own disk bound"
+    if not confine:
+        return f"CPU: {threads} thread(s) per kernel, no cgroup (--no-sandbox); box: no size bound"
     if not is_root():
-        return
-    for parent in cgroup_parents():
-        for d in parent.iterdir():
-            if not d.is_dir():
-                continue
-            owner = d.name.split("-", 1)[0]
-            if owner.isdigit() and not psutil.pid_exists(int(owner)):
-                kill_cgroup(d)
+        return (f"CPU: {threads} thread(s) per kernel by its libraries' thread settings only (not root: no cgroup "
+                f"share or ceiling can be set); box: no size bound, only each file's (RLIMIT_FSIZE)")
+    v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
+    if v2 and "cpu" in _read(CGROUP_ROOT / CGROUP_PARENT / "cgroup.subtree_control").split():
+        cpu = f"cgroup v2 cpu.weight {Cgroup.WEIGHT} and cpu.max of {threads} core(s) per kernel"
+    elif not v2 and (CGROUP_ROOT / "cpu" / "cpu.cfs_quota_us").exists():
+        cpu = f"cgroup v1 cpu.shares {Cgroup.SHARES} and a CFS quota of {threads} core(s) per kernel"
+    else:
+        cpu = f"{threads} thread(s) per kernel, no cgroup CPU controller on this machine"
+    return f"CPU: {cpu}; box: a tmpfs of tmp_size_mb per submission"

@@ -84,7 +84,7 @@ def test_exercises(course: Path) -> None:
 
 def test_cli_help_and_user_errors(tmp_path: Path) -> None:
     run = lambda *a: subprocess.run([sys.executable, "-m", "autograder", *a], capture_output=True, text=True,  # noqa: E731
-                                    env=toy.env(), timeout=120)
+                                    env=toy.env(), timeout=600)
     assert run("--help").returncode == 0
     assert "grade" in run("grade", "--help").stdout
     proc = run("--root", str(tmp_path), "grade", "toy")

@@ -104,3 +104,51 @@ def submit(root: Path, student: str, answers: dict[str, str] | None = None, *,
         edit(nb)
     nbformat.write(nb, path)
     return path
+
+
+#: A two-notebook assignment with data files (a file and a folder), for what happens in a box between notebooks.
+TWO = "toy2"
+TWO_NOTEBOOKS = ("one", "two")
+TWO_FILES = {"data.txt": "DATA-7c1e\n", "files/x.txt": "X-FILE-4b2d\n"}
+TWO_MAX = {f"test_{nb}": 1.0 for nb in TWO_NOTEBOOKS}
+
+
+def two_notebook_source(name: str) -> nbformat.NotebookNode:
+    """Notebook ``name`` of ``toy2``: one answer cell (``<name>``) and a test cell that also reads the data files."""
+    v4 = nbformat.v4
+    checks = "\n".join(f"assert open({rel!r}).read() == {text!r}" for rel, text in TWO_FILES.items())
+    cells = [
+        v4.new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata=_meta(name, solution=True)),
+        v4.new_code_cell(f"{checks}\nassert answer == 42", metadata=_meta(f"test_{name}", grade=True, locked=True, points=1)),
+    ]
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def add_two_notebook_assignment(root: Path) -> Path:
+    """Add and release ``toy2`` (notebooks ``one`` and ``two``, data files :data:`TWO_FILES`) in a toy course."""
+    folder = root / "source" / TWO
+    for rel, text in TWO_FILES.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    for name in TWO_NOTEBOOKS:
+        nbformat.write(two_notebook_source(name), folder / f"{name}.ipynb")
+    nbgrader(root, "generate_assignment", TWO, "--force")
+    return root
+
+
+def submit_two(root: Path, student: str, answers: dict[str, str] | None = None, last_cell: str = "") -> Path:
+    """Write ``submitted/<student>/toy2/``: both notebooks, the answer cells replaced by ``answers`` (notebook ->
+    code), each ending with a student's own (ungraded) cell ``last_cell`` when given."""
+    folder = root / "submitted" / student / TWO
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TWO_NOTEBOOKS:
+        nb = nbformat.read(root / "release" / TWO / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == name and answers and name in answers:
+                cell.source = answers[name]
+        if last_cell:
+            nb.cells.append(nbformat.v4.new_code_cell(last_cell))
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder

@@ -83,7 +83,7 @@ def helpers() -> dict[str, Callable[..., object]]:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
-    timeout = 10  # a stuck client cannot hold the server thread for long
+    timeout = 120  # a stuck client cannot hold the server thread for ever (a slow one on a busy machine still gets served)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         name = self.path.lstrip("/")

@@ -33,7 +33,7 @@ def test_hostile_corpus_in_one_run(course: Path, small_limits: sandbox.Limits, m
         elapsed = time.monotonic() - t0
     got = {r["student_id"]: (r["status"], float(r["score"])) for r in rows}
     assert got == expected, f"{got}\n{[(r['student_id'], r['reason']) for r in rows]}"
-    assert elapsed < 400
+    assert elapsed < len(expected) * (small_limits.submission_timeout + 30)  # bounded by the limits (the scheduler's)
     # reasons for everything not graded normally
     for r in rows:
         assert (r["status"] == "graded") == (r["reason"] == ""), r
@@ -119,7 +119,7 @@ def test_kill_and_resume(course: Path) -> None:
         toy.submit(course, s, {"square": "import time\ntime.sleep(2)\n" + toy.CORRECT["square"], "add": toy.CORRECT["add"]})
     cmd = [sys.executable, "-m", "autograder", "--root", str(course), "grade", "toy", "--jobs", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, env=toy.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600
     # kill it midway, while a kernel runs (each sleeps 2 s): as root that kernel's cgroup exists at the kill
     while ((len(_ledger(course)) < 2 or (sandbox.is_root() and not _cgroups_of(proc.pid)))
            and time.monotonic() < deadline and proc.poll() is None):
@@ -132,7 +132,7 @@ def test_kill_and_resume(course: Path) -> None:
     before = _ledger(course)
     assert 2 <= len(before) < len(students), "the run was not stopped midway"
     time.sleep(1)
-    rerun = subprocess.run(cmd, env=toy.env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(cmd, env=toy.env(), capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
     after = _ledger(course)
     assert set(after) == set(students)
@@ -144,8 +144,8 @@ def test_kill_and_resume(course: Path) -> None:
         total_grades = gb.db.execute(__import__("sqlalchemy").text("select count(*) from grade")).scalar()
         assert total_grades == 3 * len(students)
     # a third run grades nothing, --force regrades one
-    again = subprocess.run(cmd + ["--student", "r0"], env=toy.env(), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd + ["--student", "r0"], env=toy.env(), capture_output=True, text=True, timeout=900)
     assert "0 graded now" in again.stdout
-    forced = subprocess.run(cmd + ["--student", "r0", "--force"], env=toy.env(), capture_output=True, text=True, timeout=300)
+    forced = subprocess.run(cmd + ["--student", "r0", "--force"], env=toy.env(), capture_output=True, text=True, timeout=900)
     assert "1 graded now" in forced.stdout and _ledger(course)["r0"] > after["r0"]
     assert _cgroups_of(proc.pid) == [], "the next run removes the cgroups a killed run left"

@@ -126,7 +126,7 @@ def test_array_run_with_a_failed_task_rerun_matches_process_grading(course: Path
 
     blocker.unlink()
     rerun = re.search(r"rerun: (sbatch --array=1 \S+)$", waited.stderr, re.M).group(1)
-    again = subprocess.run(shlex.split(rerun), env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(shlex.split(rerun), env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.startswith("Submitted batch job"), again.stderr
     merged = _cli(course, "slurm", "toy", "--collect", "--wait", env=env)
     assert merged.returncode == 0, merged.stdout + merged.stderr

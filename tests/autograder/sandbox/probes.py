@@ -21,6 +21,11 @@ from corpus import outputs
 
 SQ, ADD = toy.CORRECT["square"], toy.CORRECT["add"]
 PROBE_LINE = re.compile(r"PROBE (\w+) (BLOCKED|OPEN)(.*)")
+#: System calls the kernel's filter refuses, tried as a student would (``hardening_probe.py``): on every path.
+SYSCALLS = ("keyctl", "unshare_user", "clone_user", "io_uring_setup", "perf_event_open", "userfaultfd", "ptrace")
+SYSCALL_PROBES = tuple(f"sys_{name}" for name in SYSCALLS)
+#: What the launcher's own view hides (a container's is Docker's business): /proc, cgroups, mount flags.
+VIEW_PROBES = ("proc_masks", "cgroup_ns", "mount_flags")
 
 
 @dataclass
@@ -144,6 +149,30 @@ if os.fork() == 0:
         os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(900)', 'linger-{t.marker}'])
     os._exit(0)
 print('PROBE linger started')
+""",
+        "syscalls": f"""
+found = {{}}
+exec(compile({(Path(__file__).with_name("hardening_probe.py")).read_text()!r}, 'hardening_probe', 'exec'), found)
+for name in {SYSCALLS!r}:
+    print('PROBE sys_' + name, 'BLOCKED' if found['found'][name] != 'ok' else 'OPEN ' + name)
+""",
+        "hidden_machine": """
+import os
+shown = []
+for p in ('/proc/keys', '/proc/timer_list', '/proc/kcore', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'):
+    try:
+        if (os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(16)):
+            shown.append(p)
+    except OSError:
+        pass
+mounts = [line.split() for line in open('/proc/self/mountinfo')]
+if not any(m[4] == '/proc/sys' and 'ro' in m[5].split(',') for m in mounts):
+    shown.append('/proc/sys (writable mount)')
+print('PROBE proc_masks', 'OPEN ' + ' '.join(shown) if shown else 'BLOCKED')
+outside = [line for line in open('/proc/self/cgroup').read().splitlines() if not line.endswith(':/')]
+print('PROBE cgroup_ns', 'OPEN ' + ' '.join(outside) if outside else 'BLOCKED')
+loose = [m[4] for m in mounts if 'nosuid' not in m[5].split(',')]
+print('PROBE mount_flags', 'OPEN ' + ' '.join(loose) if loose else 'BLOCKED')
 """,
     }
     expected: dict[str, tuple[str, float]] = {}

@@ -75,7 +75,7 @@ def test_the_view_holds_the_listed_paths_also_under_tmp_and_nothing_beside_them(
                "try:\n    open(%r, 'w')\n    out['write'] = 'wrote'\nexcept OSError as e:\n    out['write'] = type(e).__name__\n"
                "print(json.dumps(out))") % ([str(shown / "file.txt"), str(hidden / "file.txt")], str(shown / "new.txt"))
     done = subprocess.run([sys.executable, "-I", str(sandbox.LAUNCHER), str(tmp_path / "policy.json"), "--",
-                           sys.executable, "-I", "-c", program], capture_output=True, text=True, timeout=60)
+                           sys.executable, "-I", "-c", program], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert seen[str(shown / "file.txt")] == "content" and seen[str(hidden / "file.txt")] == "FileNotFoundError", seen
