@@ -123,11 +123,18 @@ def _run_folder() -> Path | None:
 
 
 def _waiting_kernel_on_host() -> tuple[Path, int] | None:
-    run = _run_folder()
-    for waiting in (run.glob("*/box/work/WAITING") if run else []):
-        text = waiting.read_text().strip()
+    """The waiting kernel's working folder (seen through ``/proc/PID/cwd``: as root the box is a tmpfs in the worker's
+    own mount namespace, invisible from here) and its uid."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        waiting = proc / "cwd" / "WAITING"
+        try:
+            text = waiting.read_text().strip()
+        except OSError:
+            continue
         if text.isdigit():
-            return waiting.parent, int(text)
+            return proc / "cwd", int(text)
     return None
 
 
