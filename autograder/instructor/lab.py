@@ -7,7 +7,8 @@ are switched off. ``--instructor`` opens the course root with every nbgrader par
 Nothing in the user's own Jupyter configuration is written: the lab extensions are switched through a
 generated config folder put first on ``JUPYTER_CONFIG_PATH`` (a ``labconfig/page_config.json`` with
 ``disabledExtensions``, removed again on exit), the server extensions through ``--ServerApp.jpserver_extensions``
-flags, which win over every config file. JupyterLab's news feed and update check are off.
+flags, which win over every config file. JupyterLab's news feed and update check are off. The Validate button
+is served by the kit's bounded Validate (:mod:`autograder.instructor.validate_bound`) in place of nbgrader's.
 """
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ LAB_MENU = "@jupyter/nbgrader:menu"  # the "Nbgrader" menu: Assignment List, Cou
 SERVER_FORMGRADER = "nbgrader.server_extensions.formgrader"
 SERVER_COURSES = "nbgrader.server_extensions.course_list"
 SERVER_ASSIGNMENTS = "nbgrader.server_extensions.assignment_list"
-SERVER_VALIDATE = "nbgrader.server_extensions.validate_assignment"
+# Validate: the kit's bounded stand-in for nbgrader's handler (each run in its own process, stopped with its kernel
+# at its limit; autograder/instructor/validate_bound.py), with nbgrader's own handler switched off.
+SERVER_VALIDATE = "autograder.instructor.validate_bound"
+SERVER_NBGRADER_VALIDATE = "nbgrader.server_extensions.validate_assignment"
 # JupyterLab's news and update-check plugin: it asks about news on first start even with news_url=None.
 LAB_ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
 # nbgrader's default Exchange.root: an exchange is "configured" when this exists or the config names one.
@@ -101,6 +105,7 @@ def lab_settings(*, instructor: bool, exchange: bool) -> tuple[dict[str, bool], 
     """(server extensions -> enabled, lab plugins to disable) for the student or the instructor lab."""
     servers = {
         SERVER_VALIDATE: True,
+        SERVER_NBGRADER_VALIDATE: False,
         SERVER_ASSIGNMENTS: exchange,
         SERVER_FORMGRADER: instructor,
         SERVER_COURSES: instructor,

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import toy  # noqa: E402
+import service_logs  # noqa: E402  (tests/, on sys.path through tests/conftest.py)
 
 from autograder.course.settings import Autograder
 from autograder.sandbox import limits as sandbox  # noqa: E402
@@ -32,14 +33,19 @@ def course(toy_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_limits() -> sandbox.Limits:
-    """Tight limits so hostile cases end quickly; sandbox uids of their own (a grading run elsewhere on the
-    machine, from the default base, cannot be mistaken for what a test left behind)."""
-    return dataclasses.replace(Autograder().limits(), cell_timeout=4, submission_timeout=90, memory_mb=768, nproc=64,
+    """Small memory and process limits, so hostile cases hit them at once; sandbox uids of their own (a grading run
+    elsewhere on the machine, from the default base, cannot be mistaken for what a test left behind).
+
+    The time limits are far above what any case that must finish needs, whatever the machine's load: the slowest
+    answer cell measured (the corpus's ``forker``: 64 forks, killed) took 4.3 s at a load average near 10 on 2 cores,
+    the probes under 1 s. A case that must run past the cell limit never ends (``while True``), so it reaches any
+    limit; the whole-submission limit is far above the cell limit, so a cell's timeout is never taken over by it."""
+    return dataclasses.replace(Autograder().limits(), cell_timeout=60, submission_timeout=600, memory_mb=768, nproc=64,
                                uid_base=63000)
 
 
 @pytest.fixture(scope="session")
-def docker_client(tmp_path_factory: pytest.TempPathFactory):
+def docker_client():
     """A Docker client whose daemon answers; starts Debian's dockerd for the session when none does."""
     import docker_env
 
@@ -48,7 +54,7 @@ def docker_client(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("no Docker client (apt-get install docker.io, as `make system-deps` does)")
     started = None
     if not docker_env.answers(client):
-        started = docker_env.start_daemon(tmp_path_factory.mktemp("dockerd") / "dockerd.log")
+        started = docker_env.start_daemon(service_logs.folder("dockerd") / "dockerd.log")
         if started is None:
             pytest.skip("no Docker daemon answers and none could be started (needs root and dockerd)")
     yield client
@@ -80,11 +86,11 @@ def postgres_url(postgres_server) -> str:
 
 
 @pytest.fixture(scope="session")
-def slurm_clusters(tmp_path_factory: pytest.TempPathFactory):
+def slurm_clusters():
     """The holder of the suite's one-machine SLURM cluster (stopped at the end of the session)."""
     import slurm_env
 
-    yield from slurm_env.running(tmp_path_factory.mktemp("slurm"))
+    yield from slurm_env.running(service_logs.folder("slurm"))  # the clusters' folders hold their logs
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 When no daemon answers, Debian's ``dockerd`` is started for the session (as root) and stopped
 afterwards. The image is built from the repository's Dockerfile with ``autograder/platforms/image/build.sh``
-(its layer cache makes a rebuild quick); without Docker Hub the base image comes from mmdebstrap.
+(its layer cache makes a rebuild quick); without Docker Hub the base image comes from mmdebstrap. The daemon's
+log and the build's output go to the suite's log folder (tests/service_logs.py), kept after the run.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+
+import service_logs
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("AUTOGRADER_TEST_IMAGE", "unet-grader:cpu")
@@ -25,18 +28,23 @@ def docker() -> str | None:
 
 
 def answers(client: str) -> bool:
-    """Whether a daemon answers this client."""
-    return subprocess.run([client, "info"], capture_output=True, timeout=60).returncode == 0
+    """Whether a daemon answers this client (one that does not answer within 60 s does not)."""
+    try:
+        return subprocess.run([client, "info"], capture_output=True, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def start_daemon(log: Path) -> subprocess.Popen | None:
-    """Start ``dockerd`` (root only) and wait until it answers; None when that cannot be done."""
+    """Start ``dockerd`` (root only) and wait until it answers (up to 10 minutes: its first start on a fresh, busy
+    machine sets up /var/lib/docker); None when that cannot be done."""
     client, daemon = docker(), shutil.which("dockerd")
     if client is None or daemon is None or os.geteuid() != 0:
         return None
     proc = subprocess.Popen([daemon, "--host", "unix:///var/run/docker.sock"], stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
-    for _ in range(120):
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
         if answers(client):
             return proc
         if proc.poll() is not None:
@@ -57,9 +65,12 @@ def stop_daemon(proc: subprocess.Popen) -> None:
 
 
 def build_image(client: str, tag: str = IMAGE) -> None:
-    """``make image`` for the CPU build (raises with the build's last lines when it fails)."""
+    """``make image`` for the CPU build, its output in ``image-*/image-build.log`` of the suite's log folder
+    (raises with the build's last lines when it fails)."""
     env = {**os.environ, "DOCKER": client}
-    done = subprocess.run([str(REPO / "autograder" / "platforms" / "image" / "build.sh"), "cpu", tag], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=3000)
+    log = service_logs.folder("image") / "image-build.log"
+    with log.open("wb") as sink:
+        done = subprocess.run([str(REPO / "autograder" / "platforms" / "image" / "build.sh"), "cpu", tag], cwd=REPO,
+                              env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=3000)
     if done.returncode != 0:
-        raise RuntimeError(f"image build failed:\n{(done.stdout + done.stderr)[-3000:]}")
+        raise RuntimeError(f"image build failed (whole log: {log}):\n{log.read_text(errors='replace')[-3000:]}")

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server for the tests: one per test run, on 127.0.0.1, a fresh database per test.
 
 The ``postgres_server`` fixture (tests/autograder/conftest.py) starts it on first use and stops it at the end of
-the session; every test marked ``postgres`` runs in the same xdist group, so one worker owns the server.
+the session; every test marked ``postgres`` runs in the same xdist group, so one worker owns the server. Its log
+(``postgresql-*/pg.log``) goes to the suite's log folder (tests/service_logs.py) and is kept after the run.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+import service_logs
 
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count()
@@ -46,7 +49,8 @@ class Server:
 
 
 def running() -> Iterator[Server]:
-    """Start PostgreSQL (initdb + pg_ctl as user postgres) in a temp dir; yield it; stop it and remove its files."""
+    """Start PostgreSQL (initdb + pg_ctl as user postgres) in a temp dir; yield it; stop it and remove its files
+    (all but its log)."""
     if os.geteuid() == 0 and not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
         subprocess.run([str(REPO / ".ci" / "system-deps.sh"), "postgresql"], check=True, timeout=900)
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -56,9 +60,9 @@ def running() -> Iterator[Server]:
     user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     tmp = Path(tempfile.mkdtemp(prefix="ag-pg-"))
     os.chmod(tmp, 0o755)
-    data, sock, logs = tmp / "data", tmp / "sock", tmp / "logs"
+    data, sock, logs = tmp / "data", tmp / "sock", service_logs.folder("postgresql")
     for d in (data, sock, logs):
-        d.mkdir()
+        d.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(d, user, user)
     as_user = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []

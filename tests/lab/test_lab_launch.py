@@ -15,6 +15,7 @@ from typing import Callable
 
 import pytest
 
+import service_logs
 from autograder import cli
 from autograder.instructor import lab
 from autograder.errors import UserError
@@ -39,8 +40,8 @@ def test_student_lab_has_validate_only(tmp_path: Path, user_env: Callable[..., d
     launch = lab.prepare(root=ROOT, port=None, open_browser=False, extra_env=user_env(tmp_path / "home"),
                          config_dir=tmp_path / "cfg")
     servers = _flags(launch.argv, "ServerApp.jpserver_extensions")
-    assert servers == {lab.SERVER_VALIDATE: "True", lab.SERVER_ASSIGNMENTS: "False",
-                       lab.SERVER_FORMGRADER: "False", lab.SERVER_COURSES: "False"}
+    assert servers == {lab.SERVER_VALIDATE: "True", lab.SERVER_NBGRADER_VALIDATE: "False",
+                       lab.SERVER_ASSIGNMENTS: "False", lab.SERVER_FORMGRADER: "False", lab.SERVER_COURSES: "False"}
     assert {lab.LAB_FORMGRADER, lab.LAB_CREATE, lab.LAB_COURSES, lab.LAB_ASSIGNMENTS, lab.LAB_MENU,
             lab.LAB_ANNOUNCEMENTS} <= _disabled(launch)
     assert lab.LAB_VALIDATE not in _disabled(launch)
@@ -73,6 +74,7 @@ def test_instructor_lab_has_everything(tmp_path: Path, user_env: Callable[..., d
                          extra_env=user_env(tmp_path / "home"), config_dir=tmp_path / "cfg")
     servers = _flags(launch.argv, "ServerApp.jpserver_extensions")
     assert servers[lab.SERVER_FORMGRADER] == servers[lab.SERVER_COURSES] == servers[lab.SERVER_VALIDATE] == "True"
+    assert servers[lab.SERVER_NBGRADER_VALIDATE] == "False"  # the bounded Validate stands in for nbgrader's
     assert not {lab.LAB_FORMGRADER, lab.LAB_CREATE, lab.LAB_COURSES} & _disabled(launch)
     assert launch.notebook_dir == ROOT
     assert "--ServerApp.port=18765" in launch.argv and "--ServerApp.port_retries=0" in launch.argv
@@ -101,13 +103,13 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
 
 def _status(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310 - 127.0.0.1 only
             return answer.status
     except urllib.error.HTTPError as exc:
         return exc.code
 
 
-def _wait_up(process: subprocess.Popen, base: str, log: Path, timeout: float = 180) -> None:
+def _wait_up(process: subprocess.Popen, base: str, log: Path, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"JupyterLab exited:\n{log.read_text()[-2000:]}"
@@ -137,7 +139,7 @@ def test_live_servers_student_and_instructor(scratch_course: Path, tmp_path: Pat
     for instructor in (False, True):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        log = tmp_path / f"lab-{instructor}.log"
+        log = service_logs.folder("lab-launch") / f"lab-{'instructor' if instructor else 'student'}.log"
         env = user_env(tmp_path / f"home-{instructor}", JUPYTER_TOKEN=TOKEN)
         args = ["--root", str(scratch_course), "lab", "--port", str(port)] + (["--instructor"] if instructor else [])
         process = _start(args, env, log)
@@ -148,7 +150,7 @@ def test_live_servers_student_and_instructor(scratch_course: Path, tmp_path: Pat
                 assert listening.strip() and all("127.0.0.1:" in ln for ln in listening.splitlines()), listening
             assert _status(f"{base}/formgrader?token={TOKEN}") == (200 if instructor else 404)
             assert _status(f"{base}/nbgrader_version?version=0&token={TOKEN}") == 200  # Validate's server side
-            with urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=30) as answer:  # noqa: S310
+            with urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=120) as answer:  # noqa: S310
                 page = answer.read().decode()
             assert ('"@jupyter/nbgrader:formgrader"' in page.split('"disabledExtensions"')[1].split("]")[0]) \
                 != instructor
