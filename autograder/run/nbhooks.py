@@ -37,6 +37,11 @@ STASH_KEY = "autograder_student_outputs"
 KEPT_NOTE = "[The student's own outputs, as handed in; kept for hand grading. The grader's re-run is not shown.]\n"
 
 
+#: Indices of the cells whose outputs were cut in this process (a worker grades one submission): when the flood
+#: then kills the kernel (its own send queue fills its memory), the row still says what the submission did.
+OUTPUT_CUT: set[int] = set()
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute, run in ``workdir`` (the kernel's own folder) instead of the graded folder.
 
@@ -163,6 +168,7 @@ class SandboxedExecute(Execute):
             msg = {**msg, "content": {**content, "text": content["text"][: cap - used]}}  # what still fits
             super().output(outs, msg, display_id, cell_index)
         dropped = self._output_cut.get(cell_index, -1)
+        OUTPUT_CUT.add(cell_index)
         if dropped < 0 or (dropped + size) // cap > dropped // cap:  # the first time, then once per cap dropped
             self._interrupt()
         self._output_cut[cell_index] = max(dropped, 0) + size

@@ -123,13 +123,14 @@ def scan_outputs(path: Path) -> tuple[str | None, str]:
     timeouts, memory, cut = [], [], []
     for cell in nb.cells:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {cell.get('id', '?')}"
-        # a cell whose flood of output the autograder cut was interrupted by it: a lost reply is not the cell's timeout
+        # a cell whose flood of output the autograder cut was interrupted by it: a lost reply is not the cell's timeout,
+        # nor is the MemoryError its own output buffers raised
         flooded = any(TRUNCATED in str(out.get("text", "")) for out in cell.get("outputs", []))
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 if out.get("ename") == "CellTimeoutError" and not flooded:
                     timeouts.append(gid)
-                elif out.get("ename") == "MemoryError":
+                elif out.get("ename") == "MemoryError" and not flooded:  # the flood's own buffers, already cut
                     memory.append(gid)
             text = out.get("text", "") if out.get("output_type") == "stream" else ""
             if NBGRADER_TRUNCATED in text or TRUNCATED in text or TRUNCATED in str(out.get("data", "")):

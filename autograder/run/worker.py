@@ -214,6 +214,11 @@ def grade(job: Job) -> Result:
                 break
         if status == "error" and disk_full(scratch / "box"):
             status, reason = "disk_full", "the notebook filled its disk space and could not be graded"
+        from autograder.run.nbhooks import OUTPUT_CUT
+
+        if OUTPUT_CUT and status in ("error", "kernel_died", "memory", "timeout"):
+            status, reason = "huge_output", (f"a cell printed more than {limits.max_output_bytes // 2**20} MiB of output: it "
+                                             f"was cut and interrupted, and the kernel stopped ({reason})")
         result.status, result.reason = status, reason
         result.notebooks = zero_scores(definition)
         shutil.rmtree(graded, ignore_errors=True)

@@ -23,7 +23,7 @@ from autograder.host import grade
 from autograder.sandbox import limits as sandbox
 
 BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6:\n    pass\nprint('SPUN')"
-FLOOD = "for _ in range(200):\n    print('x' * 2**20)\n"  # 200 MB of output, printed in a loop
+FLOOD = "for _ in range(3200):\n    print('x' * 2**16)\n"  # 200 MB of output, printed in a loop of 64 KiB lines
 FILL_BOX = """
 import errno
 written = 0
@@ -122,7 +122,9 @@ def test_a_flood_of_output_and_a_full_box_stay_with_their_submission(course: Pat
     toy.submit(course, "flooder", {"square": FLOOD + sq, "add": add})
     toy.submit(course, "honest_b", {"square": sq, "add": "def add(a, b):\n    return a - b"})
     toy.submit(course, "filler", {"square": sq + FILL_BOX, "add": add})
-    limits = dataclasses.replace(small_limits, tmp_size_mb=BOX_MB)
+    # 2 GiB for each kernel (the default is 4): in 768 MiB the flooding kernel's own output buffers kill it for memory
+    # before the worker has seen the cap's worth of its output (the row then says `memory`, also a contained outcome)
+    limits = dataclasses.replace(small_limits, tmp_size_mb=BOX_MB, memory_mb=2048)
     with _PeakRss() as rss:
         rows = grade.run(course=Course.open(course), assignment="toy", jobs=2, limits=limits, progress=False,
                          plot=False, warm=False)
