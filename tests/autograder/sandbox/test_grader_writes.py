@@ -26,6 +26,7 @@ import batches
 from autograder.course.directory import Course
 from autograder.host import container as containers
 from autograder.host import grade
+from autograder.sandbox import limits as sandbox
 
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
 #: Bounded everywhere: the kernel waits at most this long for GO; the test at most this long for the kernel.
@@ -223,8 +224,11 @@ def test_gradescope_entry_nothing_the_grader_wrote_is_open_to_the_kernel(unet_co
     results.mkdir(mode=0o777)
     nbformat.write(waiter_notebook(unet_course), upload / NOTEBOOK)
     name = f"unet-grader-probe-{os.getpid()}"
+    locks = sandbox.uid_lock_folder()  # the kernel's uid claimed in the host's lock folder, as the LMS tests do
+    locks.mkdir(mode=0o755, parents=True, exist_ok=True)
     proc = subprocess.Popen([docker_client, "run", "--rm", "--name", name, "--network", "none", "--read-only",
-                             "--tmpfs", "/tmp", "--tmpfs", "/home/grader", "-v", f"{upload}:/autograder/submission:ro",
+                             "--tmpfs", "/tmp", "--tmpfs", "/home/grader", "-v", f"{locks}:/tmp/unet-grader-uids",
+                             "-v", f"{upload}:/autograder/submission:ro",
                              "-v", f"{results}:/autograder/results", grading_image, "/autograder/run_autograder"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     waiting = "/tmp/ag-*/*/box/work/WAITING"

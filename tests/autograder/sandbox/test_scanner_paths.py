@@ -28,6 +28,7 @@ from autograder.course.directory import Course
 from autograder.host import container as containers
 from autograder.host import grade
 from autograder.instructor import examples
+from autograder.sandbox import limits as sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scanner import found_solution, scanner_notebook  # noqa: E402
@@ -128,9 +129,13 @@ def test_container(scan_course: Path, tmp_path: Path, docker_client: str, gradin
 
 
 def _docker_run(client: str, image: str, *args: str) -> subprocess.CompletedProcess:
+    """The image as an LMS runs it. The container claims its kernel's uid in the host's lock folder: a grading run on
+    the host (another test) kills what its claimed uids still run, machine-wide, at each submission's end."""
+    locks = sandbox.uid_lock_folder()
+    locks.mkdir(mode=0o755, parents=True, exist_ok=True)
     return subprocess.run([client, "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
-                           "--tmpfs", "/home/grader", *args[:-1], image, *args[-1].split()],
-                          capture_output=True, text=True, timeout=900)
+                           "--tmpfs", "/home/grader", "-v", f"{locks}:/tmp/unet-grader-uids", *args[:-1], image,
+                           *args[-1].split()], capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.docker
