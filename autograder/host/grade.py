@@ -139,7 +139,7 @@ def run(*, course: Course, assignment: str, jobs: int | None = None, students: l
               f"{' and grades.png' if plot else ''} in {course.root}")
         print(grades_table.summary(table))
         if todo:
-            print(sandbox.bounds_note(max(1, min(jobs or os.cpu_count() or 1, len(todo))), confine, container is not None))
+            print(sandbox.bounds_note(_parallel(jobs, len(todo)), confine, container is not None))
         if not confine and container is None:
             print(f"Warning: {UNCONFINED} (--no-sandbox)")
     return table
@@ -164,11 +164,16 @@ def _lock(course: Course, assignment: str) -> Iterator[None]:
         yield
 
 
+def _parallel(jobs: int | None, todo: int) -> int:
+    """How many submissions a run grades at once: ``jobs`` (default: one per core), never more than there are."""
+    return max(1, min(jobs or os.cpu_count() or 1, todo))
+
+
 def _grade(course: Course, assignment: str, definition: definitions.AssignmentDef, limits: sandbox.Limits,
            todo: list[str], jobs: int | None, progress: bool,
            container: containers.Options | None = None, warm: bool = True,
            server: forkserver.Server | None = None, confine: bool = True) -> None:
-    parallel = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    parallel = _parallel(jobs, len(todo))
     if not warm or container is not None:
         server = None  # containers always start afresh
     own_server = warm and container is None and server is None
@@ -242,9 +247,10 @@ def _launch(state: _Run, student: str, slot: int) -> scheduler.Process:
     box = scratch / "box"
     sandbox.make_box(box, uid)
     cgroup = sandbox.Cgroup(f"{os.getpid()}-{state.counter}")
-    procs = cgroup.create(state.limits.memory_mb, state.limits.nproc, cpus=sandbox.threads_per_job(state.parallel))
+    threads = sandbox.threads_per_job(state.parallel)
+    procs = cgroup.create(state.limits.memory_mb, state.limits.nproc, cpus=threads)
     policy = sandbox.policy(limits=state.limits, slot=slot, box=box, cgroup_procs=procs, course_root=state.course.root,
-                            threads=sandbox.threads_per_job(state.parallel), uid=uid, confine=state.confine)
+                            threads=threads, uid=uid, confine=state.confine)
     # in a grading image (Gradescope, Coursera: no namespaces) the kernel shares this file system: the run's whole
     # scratch folder (template gradebook, judge cache, every job folder) but its own box must be closed to it
     policy.grader_only = sorted({*policy.grader_only, str(state.work)})
