@@ -59,6 +59,15 @@ def elsewhere(marker: str) -> Iterator[Path]:
 
 
 @pytest.fixture
+def unconfined_leftovers(marker: str) -> Iterator[None]:
+    """After an unconfined run, pass or fail: remove what its probes wrote into the kit's checkout and stop what they left."""
+    yield
+    for path in [p for p in (REPO, REPO / "test_utils", Path(sys.prefix)) for p in p.glob(f"pwned-{marker}")]:
+        path.unlink()
+    subprocess.run(["pkill", "-f", f"linger-{marker}"], check=False)
+
+
+@pytest.fixture
 def sentinel(marker: str) -> Iterator[str]:
     """A process of root's that no kernel may see."""
     name = f"sentinel-{marker}"
@@ -121,7 +130,7 @@ def test_root_default_path(toy_template: Path, tmp_path: Path, small_limits: san
 @pytest.mark.slow
 def test_without_the_sandbox_the_probes_find_everything(toy_template: Path, tmp_path: Path, small_limits: sandbox.Limits,
                                                         marker: str, elsewhere: Path, sentinel: str,
-                                                        capsys: pytest.CaptureFixture) -> None:
+                                                        capsys: pytest.CaptureFixture, unconfined_leftovers: None) -> None:
     """The probes are not blind: unconfined (``--no-sandbox``), each finds what it looks for, and the run says so."""
     course = _place_course(toy_template, elsewhere / "open" / "home", 0o755)
     with unix_listener(elsewhere / "run", marker) as (sockets, connections):
@@ -140,10 +149,6 @@ def test_without_the_sandbox_the_probes_find_everything(toy_template: Path, tmp_
     with (course / "grades.csv").open() as fh:
         assert all(grade.UNCONFINED in r["reason"] for r in csv.DictReader(fh))
     assert "--no-sandbox" in capsys.readouterr().out
-    for path in [p for p in (course, course / "release", REPO, elsewhere / "kit", REPO / "test_utils", Path(sys.prefix))
-                 for p in p.glob(f"pwned-{marker}")]:
-        path.unlink()
-    subprocess.run(["pkill", "-f", f"linger-{marker}"], check=False)
 
 
 # --- an ordinary user grading in their own closed home folder ------------------------------------------------
