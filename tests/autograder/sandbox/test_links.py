@@ -20,8 +20,9 @@ from autograder.sandbox import boxfs
 from autograder.sandbox import limits as sandbox
 
 SITE = sandbox.site_packages()[0]
-#: Files whose content and mtime must not change.
-WATCHED_FILES = ["/etc/passwd"]
+#: Stands for the root-owned file a kernel points a data file at. A file of the test's own (not /etc/passwd, which
+#: the tests that add users change while this one runs).
+WITNESS = "{witness}"
 #: Folders in which none of the names root writes in a box may appear, and whose mode and owner must not change.
 WATCHED_DIRS = ["/", "/etc", "/root", SITE]
 #: What the worker writes in a box (data files, the connection file) and what the tests plant.
@@ -43,30 +44,34 @@ print('PLANTED', sorted(links))
 #: The two ways a kernel can point root elsewhere: its folders become links, or files and folders in ``work`` do.
 SCENARIOS = {
     "box-folders": {"work": "/", "run": "/etc", "home": "/root", "tmp": SITE},
-    "work-entries": {"work/data.txt": WATCHED_FILES[0], "work/files": SITE, "run/kernel.json": "/etc/planted"},
+    "work-entries": {"work/data.txt": WITNESS, "work/files": SITE, "run/kernel.json": "/etc/planted"},
 }
 
 
-def _fingerprint() -> dict[str, object]:
+def _fingerprint(watched_files: list[str]) -> dict[str, object]:
     files = {}
-    for path in WATCHED_FILES:
+    for path in watched_files:
         st = os.stat(path)
         files[path] = (hashlib.sha256(Path(path).read_bytes()).hexdigest(), st.st_mtime_ns, st.st_size)
     present = {d: sorted(n for n in BOX_NAMES if os.path.lexists(os.path.join(d, n))) for d in WATCHED_DIRS}
-    owners = {p: (st.st_mode, st.st_uid, st.st_gid) for p in [*WATCHED_DIRS, *WATCHED_FILES] for st in [os.stat(p)]}
+    owners = {p: (st.st_mode, st.st_uid, st.st_gid) for p in [*WATCHED_DIRS, *watched_files] for st in [os.stat(p)]}
     return {"files": files, "present": present, "modes and owners": owners}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_links_planted_by_a_kernel_are_never_followed_by_root(course: Path, small_limits: sandbox.Limits,
-                                                              scenario: str) -> None:
+                                                              scenario: str, tmp_path: Path) -> None:
+    witness = tmp_path / "witness.txt"
+    witness.write_text("root's own file\n")
+    links = {rel: target.replace(WITNESS, str(witness)) for rel, target in SCENARIOS[scenario].items()}
     toy.add_two_notebook_assignment(course)
-    toy.submit_two(course, "planter", {nb: "answer = 42" for nb in toy.TWO_NOTEBOOKS}, last_cell=_PLANT.format(links=SCENARIOS[scenario]))
-    before = _fingerprint()
+    toy.submit_two(course, "planter", {nb: "answer = 42" for nb in toy.TWO_NOTEBOOKS}, last_cell=_PLANT.format(links=links))
+    watched = [str(witness)]
+    before = _fingerprint(watched)
     rows = grade.run(course=Course.open(course), assignment=toy.TWO, jobs=1, limits=small_limits, progress=False,
                      quiet=True, plot=False)
-    assert _fingerprint() == before
+    assert _fingerprint(watched) == before
     outputs = ""
     for name in toy.TWO_NOTEBOOKS:
         nb = nbformat.read(course / "autograded" / "planter" / toy.TWO / f"{name}.ipynb", as_version=4)
