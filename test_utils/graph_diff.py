@@ -9,7 +9,8 @@ sentence, not a cascade of wrong classes and shapes.
 Each difference is one student-readable line, the cause first:
 
 1. a layer of another class where one was expected; a layer fed by other tensors (or the same ones in
-   another order);
+   another order, where the order matters: the inputs of a merge whose result does not depend on it, such as
+   ``Add`` or ``Multiply``, compare as a set, see :data:`COMMUTATIVE`);
 2. a layer missing or extra;
 3. a setting of a layer (``layer 2 (Conv2D): use_bias is False, expected it left at Keras's default``);
 4. what the model returns;
@@ -27,10 +28,16 @@ from typing import Any, Iterable, Sequence
 
 from . import _keras, _style
 
-__all__ = ["differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN"]
+__all__ = ["differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN", "COMMUTATIVE", "same_inputs"]
 
 #: At most this many differences are listed; the first ones matter most.
 MAX_PROBLEMS_SHOWN = 12
+
+#: Merge layers whose result is the same whatever the order of their inputs (a sum, a broadcast product, an
+#: element-wise mean, maximum or minimum): ``Add()([a, b])`` and ``Add()([b, a])`` are one function with the same
+#: weights, so their inputs compare as a set. Every other layer keeps its inputs' order (``Concatenate``,
+#: ``Subtract``, ``Dot``: the order changes the result).
+COMMUTATIVE = frozenset({"Add", "Multiply", "Average", "Maximum", "Minimum"})
 
 Free = Iterable[tuple[str, str]]
 _ROW_HELP = "[class_name, output_shape, settings, inputs]"
@@ -49,6 +56,13 @@ def same_value(got: Any, want: Any) -> bool:
     if isinstance(got, numbers.Real) and isinstance(want, numbers.Real):
         return math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9)
     return bool(got == want)
+
+
+def same_inputs(class_name: str, got: Sequence[Any], want: Sequence[Any]) -> bool:
+    """Whether a layer of ``class_name`` fed by ``got`` computes what one fed by ``want`` does (the references
+    in one numbering): the same tensors in the same order, or in any order for a :data:`COMMUTATIVE` merge."""
+    got, want = [str(r) for r in got], [str(r) for r in want]
+    return got == want or (class_name in COMMUTATIVE and sorted(got) == sorted(want))
 
 
 def validate(description: Any, role: str) -> dict[str, Any]:
@@ -184,14 +198,16 @@ class _Alignment:
             return True
         wanted = self.mapped(self.want.rows[w - 1][3])
         same = self._free_layers(cls)
-        for test in (lambda g: self.got.feeds(g) == wanted, lambda g: sorted(self.got.feeds(g)) == sorted(wanted)):
+        for test in (lambda g: same_inputs(cls, self.got.feeds(g), wanted),
+                     lambda g: sorted(self.got.feeds(g)) == sorted(wanted)):
             found = sorted((g for g in same if test(g)), key=lambda g: -self._fit(w, g))
             if found and (self._fit(w, found[0]) or not self._skips(w, wanted)):
                 self._take(w, found[0])
                 return True
         later = {self.want.cls(c) for c in self._downstream(w)}
         for g in same:  # an extra layer in between: the student's layer takes it instead of what it passes on
-            extras = self._extras_between(self.got.feeds(g), wanted)
+            extras = self._extras_between(self.got.feeds(g), wanted) or \
+                (self._extras_between(self.got.feeds(g), wanted[::-1]) if cls in COMMUTATIVE else set())
             if extras and not any(self.got.cls(e) in later for e in extras):  # not one the layers after it need
                 self.extra |= extras
                 self._take(w, g)
@@ -394,7 +410,8 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
                                   f"{report.name(want_row[0], 'green')} layer")
             continue
         wanted, feeds = align.mapped(want_row[3]), align.through(g_graph.feeds(g))
-        if want_row[0] != "InputLayer" and feeds != wanted and not (partial and "?" in wanted):
+        if want_row[0] != "InputLayer" and not same_inputs(want_row[0], feeds, wanted) \
+                and not (partial and "?" in wanted):
             _inputs(report, g, feeds, wanted)
         _settings(report, g, got_row, want_row, free, w in want_outputs)
     for w in align.missing:

@@ -28,10 +28,10 @@ import numbers
 from typing import Any
 
 from . import _keras
-from .graph_diff import MAX_PROBLEMS_SHOWN, Free, assert_same, differences, same_value
+from .graph_diff import COMMUTATIVE, MAX_PROBLEMS_SHOWN, Free, assert_same, differences, same_inputs, same_value
 from .layer_summary import require_model as _require_model
 
-__all__ = ["describe", "differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN"]
+__all__ = ["describe", "differences", "assert_same", "same_value", "same_inputs", "Free", "MAX_PROBLEMS_SHOWN", "COMMUTATIVE"]
 
 #: Config keys that never count: identity, bookkeeping, and the InputLayer's shape (its output shape counts).
 _IGNORED_KEYS = frozenset({"name", "trainable", "dtype", "dtype_policy", "autocast", "build_config", "seed",

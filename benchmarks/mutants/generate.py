@@ -489,12 +489,13 @@ def _op_merge(code: str, ctx: Context) -> Iterator[Candidate]:
         def swap(tree: ast.Module, call: ast.Call) -> None:
             call.args[0].elts.reverse()
         if len(call.args[0].elts) > 1:
-            # a mistake even where the result is the same (Add, Multiply): the texts state the inputs' order
+            # an equivalent rewrite where the merge commutes (Add, Multiply: the same function, the same weights),
+            # a mistake where the order changes the result (Concatenate, Subtract)
             commutes = layer in COMMUTATIVE
             yield ("concat" if layer == "Concatenate" else "merge", f"{site}:swapped",
                    f"{site.split('#')[0]} {lst} in the other order"
-                   + (" (the same result, but not the stated order)" if commutes else ""),
-                   False, *_site_edit("", _merges, index, swap))
+                   + (" (a commutative merge: the same function)" if commutes else ""),
+                   commutes, *_site_edit("", _merges, index, swap))
         if functional:
             def as_layer(tree: ast.Module, call: ast.Call, layer: str = layer) -> None:
                 axis = _get(call, "axis") if layer == "Concatenate" else None

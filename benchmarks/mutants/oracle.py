@@ -10,8 +10,8 @@ ranges.
 Layers (``block`` and ``model``): the reference and the mutant are built side by side at every setting. The
 oracle compares what the notebook text states and behaviour shows: the returned structure (which tensor is
 which, and whether two returned tensors are one), the kinds and numbers of layers applied, output shapes,
-weight shapes, the order of every merge layer's inputs (the texts state it; for Add or Multiply it does not
-change the outputs), the kernel initializers and paddings (every layer's, except those the exercise frees in its
+weight shapes, the order of every order-sensitive merge layer's inputs (Concatenate, Subtract: the texts state
+it; the inputs of Add, Multiply and the other commutative merges count as a set), the kernel initializers and paddings (every layer's, except those the exercise frees in its
 ``free`` list: the text leaves them open; a 1x1 convolution behaves alike with either padding, but the text
 states one), and the outputs on random inputs with the reference's random weights copied into the mutant, in
 inference mode, with no mode given (``model(x)``: where a hard-coded ``training=`` shows) and in training mode
@@ -89,9 +89,11 @@ class Record:
     merges: list = field(default_factory=list)  # (merge class, its inputs in order, each by what produced it)
 
 
-#: Layers that join tensors: the texts state the order of their inputs ([up, skip], [theta, phi], [skip,
-#: coefficients], [main, shortcut]), so it counts even where the sum or product does not change.
+#: Layers that join tensors. The order of a concatenation's or a difference's inputs changes the result and the
+#: texts state it ([up, skip]); a sum, product, mean, maximum or minimum has no order (the texts say either order
+#: is right), so their inputs count as a set.
 MERGES = frozenset({"Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Concatenate"})
+COMMUTATIVE = frozenset({"Add", "Multiply", "Average", "Maximum", "Minimum"})
 
 
 def _merge_inputs(model: Any) -> list:
@@ -106,7 +108,8 @@ def _merge_inputs(model: Any) -> list:
                 producer = getattr(tensor, "_keras_history", [None])[0]
                 inputs.append((type(producer).__name__, tuple(tuple(w.shape) for w in getattr(producer, "weights", [])),
                                tuple(tensor.shape)))
-            found.append((type(layer).__name__, tuple(inputs)))
+            name = type(layer).__name__
+            found.append((name, tuple(sorted(inputs, key=repr)) if name in COMMUTATIVE else tuple(inputs)))
     return sorted(found, key=repr)
 
 

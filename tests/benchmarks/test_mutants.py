@@ -160,14 +160,25 @@ def test_oracle_finds_a_swapped_concatenation(oracle, answers: dict[str, dict[st
     assert not verdict.equivalent and verdict.visible, verdict
 
 
-def test_oracle_holds_a_merge_to_its_stated_input_order(oracle) -> None:
-    """Add([phi, theta]) gives the same sum, but the text states [theta, phi]: the checks and the oracle agree."""
-    entry = next(e for e in gen.book("unet_attention").entries if e.name == "attention_gate")
-    swapped = [m for m in gen.generate(("unet_attention",)) if m.key == "attention_gate/Add#1:swapped"]
-    assert swapped and swapped[0].intended is False
-    verdict = oracle.judge_code("unet_attention", "attention_gate", swapped[0].code)
-    assert not verdict.equivalent and verdict.visible and "merge" in verdict.reason, verdict
-    assert oracle.judge_code("unet_attention", "attention_gate", entry.solution).equivalent
+def test_oracle_takes_a_commutative_merge_in_either_order(oracle) -> None:
+    """Add([phi, theta]), Multiply([coefficients, skip]), Add([shortcut, main]): the same function with the same
+    weights, so the generator means them as equivalent rewrites and the oracle rates them so."""
+    swapped = {m.key: m for m in gen.generate(("unet_attention",)) if m.key.endswith(":swapped")}
+    for key in ("attention_gate/Add#1:swapped", "attention_gate/Multiply#1:swapped", "residual_block/Add#1:swapped"):
+        mutant = swapped[key]
+        assert mutant.intended is True, mutant
+        verdict = oracle.judge_code("unet_attention", mutant.exercise, mutant.code)
+        assert verdict.equivalent, (key, verdict)
+
+
+def test_oracle_holds_a_concatenation_to_its_order_in_every_lesson(oracle) -> None:
+    """A swapped Concatenate is a mistake wherever a solution concatenates, and the generator means it as one."""
+    found = [m for m in gen.generate(("unet", "unet_variants")) if m.operator == "concat" and m.key.endswith(":swapped")]
+    assert {m.assignment for m in found} == {"unet", "unet_variants"}, found
+    for mutant in found[:2]:
+        assert mutant.intended is False
+        verdict = oracle.judge_code(mutant.assignment, mutant.exercise, mutant.code)
+        assert not verdict.equivalent and "merge" in verdict.reason, (mutant.key, verdict)
 
 
 def test_oracle_judges_the_declared_examples(oracle) -> None:

@@ -139,3 +139,50 @@ def test_a_model_of_hundreds_of_layers_is_one_sentence_per_mistake() -> None:
     assert changed == ["layer 252 (Conv2D): filters is 5, expected 4"], changed
     dropped = [strip_ansi(p) for p in structure.differences(_chain(499, dropped=250), want)]
     assert len(dropped) == 1 and dropped[0].startswith("A Conv2D layer is missing after layer"), dropped
+
+
+ATTENTION = References(exercise_book.load_bundles(REPO, "unet_attention")["Attention_Gate"])
+
+
+def _residual(layers: Any, merge: Callable[[Any, Any], list[Any]], cls: str = "Add") -> Callable[..., Any]:
+    def block(inputs: Any, n_filters: int = 32) -> Any:
+        x = layers.Conv2D(n_filters, 3, padding="same", kernel_initializer="he_normal")(inputs)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Conv2D(n_filters, 3, padding="same", kernel_initializer="he_normal")(x)
+        main = layers.BatchNormalization()(x)
+        shortcut = layers.Conv2D(n_filters, 1, padding="same")(inputs)
+        return layers.Activation("relu")(getattr(layers, cls)()(merge(main, shortcut)))
+    return block
+
+
+@pytest.mark.parametrize("cls", sorted(structure.COMMUTATIVE))
+def test_a_commutative_merge_takes_its_inputs_in_either_order(keras: Any, layers: Any, cls: str) -> None:
+    """Add([shortcut, main]) is Add([main, shortcut]): the same function, the same weights, no difference;
+    and a shortcut built before the main path (another numbering) changes nothing either."""
+    want = _described(keras, _residual(layers, lambda main, shortcut: [main, shortcut], cls), (8, 8, 3), n_filters=4)
+    swapped = _described(keras, _residual(layers, lambda main, shortcut: [shortcut, main], cls), (8, 8, 3), n_filters=4)
+    assert structure.differences(swapped, want) == []
+    reference = _described(keras, ATTENTION.function("residual_block"), (8, 8, 3), n_filters=4)
+    if cls == "Add":
+        assert structure.differences(swapped, reference) == []
+
+
+@pytest.mark.parametrize("cls", ["Concatenate", "Subtract"])
+def test_an_order_sensitive_merge_keeps_its_order(keras: Any, layers: Any, cls: str) -> None:
+    want = _described(keras, _residual(layers, lambda main, shortcut: [main, shortcut], cls), (8, 8, 3), n_filters=4)
+    swapped = _described(keras, _residual(layers, lambda main, shortcut: [shortcut, main], cls), (8, 8, 3), n_filters=4)
+    (line,) = [strip_ansi(p) for p in structure.differences(swapped, want)]
+    assert f"({cls}) takes" in line and line.endswith("the same tensors, in another order"), line
+
+
+def test_the_attention_gate_with_its_merges_swapped_matches(keras: Any, layers: Any) -> None:
+    """Add([phi, theta]) and Multiply([coefficients, skip]), as students write them: no difference."""
+    def gate(gating: Any, skip: Any, inter_channels: int = 16) -> Any:
+        phi = layers.Conv2D(inter_channels, 1)(gating)
+        theta = layers.Conv2D(inter_channels, 1, strides=2)(skip)
+        joined = layers.Activation("relu")(layers.Add()([phi, theta]))
+        coefficients = layers.UpSampling2D(2)(layers.Conv2D(1, 1, activation="sigmoid")(joined))
+        return layers.Multiply()([coefficients, skip])
+    want = _described(keras, ATTENTION.function("attention_gate"), (4, 4, 6), (8, 8, 5), inter_channels=3)
+    assert structure.differences(_described(keras, gate, (4, 4, 6), (8, 8, 5), inter_channels=3), want) == []
