@@ -175,6 +175,16 @@ def _print_rows(title: str, description: dict[str, Any]) -> None:
     print(f"  returns the outputs of layers {description['outputs']}")
 
 
+def _reordered(rows: Sequence[Any], want: Any) -> bool:
+    """Whether the summary ``rows`` are the expected ones, every row, in another order."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            comparator(sorted(rows, key=repr), sorted(want, key=repr))
+    except (AssertionError, TypeError):
+        return False
+    return True
+
+
 def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[Any]) -> tuple[dict[int, Any], list[str]]:
     """Print each case's ``summary()`` list and compare it with the expected one (the familiar format first).
 
@@ -200,6 +210,11 @@ def _summaries(spec: exercises.ExerciseSpec, answer: Any, summaries: Sequence[An
             with contextlib.redirect_stdout(io.StringIO()):  # its "All tests passed!" is not the check's verdict
                 comparator(rows, want)
         except AssertionError as error:
+            if _reordered(rows, want):
+                # The same rows in another order: model.layers follows the order tensors are used in, which a
+                # commutative merge's operands change (Add()([b, a])). Which layer feeds which is the
+                # structural comparison's to judge; the summary only checks what the layers are.
+                continue
             lines = [line.strip()[2:] for line in str(error).splitlines() if line.strip().startswith("- ")]
             problems += [f"{line} (case {index}: {_case_text(spec, case)})" for line in lines]
     return models, problems

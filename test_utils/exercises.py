@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from . import structure
 
-__all__ = ["ExerciseSpec", "KINDS", "challenge_case", "build", "measure", "signature_of", "stand_ins",
+__all__ = ["ExerciseSpec", "KINDS", "challenge_case", "build", "measure", "role_keys", "signature_of", "stand_ins",
            "unet_stand_ins", "metric_batches", "metric_evidence", "metric_saves"]
 
 #: Settings no notebook states, so they never cost points: initializers other than the stated ones.
@@ -332,27 +332,56 @@ def partial_description(error: BaseException, inputs: list[Any]) -> dict[str, An
         return None
 
 
+def role_keys(model: Any) -> list[int]:
+    """One number per layer of ``model`` (``model.layers`` order) that names the layer by what it computes from
+    the model's inputs: its class, its weights' shapes and its inputs' keys (as a set for a commutative merge).
+
+    ``model.layers`` follows the order in which tensors are used, so ``Add()([b, a])`` for ``Add()([a, b])``
+    renumbers the layers; their keys stay the same. Layers that compute the same thing from the same tensors
+    are told apart by their order.
+    """
+    description = structure.describe(model)
+    layers = model.layers
+    position = {id(getattr(t, "_keras_history", [None])[0]): i for i, t in enumerate(model.inputs)}
+    keys: list[int] = []
+    seen: dict[int, int] = {}
+    for number, (row, layer) in enumerate(zip(description["layers"], layers), start=1):
+        feeds = []
+        for ref in row[3]:
+            head, _, tail = str(ref).partition(":")
+            feeds.append(f"{keys[int(head) - 1]}:{tail}" if head.isdigit() and int(head) < number else "?")
+        if row[0] in structure.COMMUTATIVE:
+            feeds.sort()
+        shapes = [tuple(int(d) for d in w.shape) for w in layer.weights]
+        text = repr((row[0], shapes, feeds, position.get(id(layer)) if row[0] == "InputLayer" else None))
+        key = zlib.crc32(text.encode())
+        seen[key] = seen.get(key, -1) + 1
+        keys.append(zlib.crc32(f"{key}/{seen[key]}".encode()))
+    return keys
+
+
 def measure(model: Any, seed: int, training: bool) -> list[dict[str, Any]]:
     """Outputs of ``model`` with weights and inputs derived from ``seed``, as compact projections.
 
-    Every weight array gets values from ``numpy.random.default_rng([seed, i])`` (variances stay
-    positive); each input is a batch of 3 uniform images. Each output is reduced to its shape,
-    its norm and ``PROJECTIONS`` random projections, so evidence stays small.
+    Weight ``k`` of a layer gets values from ``numpy.random.default_rng([seed, key, k])``, ``key`` being the
+    layer's :func:`role_keys` entry, so the same layer gets the same values however ``model.layers`` orders
+    it (variances stay positive); each input is a batch of 3 uniform images. Each output is reduced to its
+    shape, its norm and ``PROJECTIONS`` random projections, so evidence stays small.
     """
     import numpy as np
 
-    values = []
-    for index, weight in enumerate(model.weights):
-        shape = tuple(int(d) for d in weight.shape)
-        rng = np.random.default_rng([int(seed), index])
-        name = str(getattr(weight, "path", None) or weight.name)
-        if "variance" in name:
-            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        elif len(shape) >= 2:
-            values.append(rng.normal(0, 1 / np.sqrt(max(1, int(np.prod(shape[:-1])))), shape).astype("float32"))
-        else:
-            values.append(rng.normal(0, 0.2, shape).astype("float32"))
-    model.set_weights(values)
+    for layer, key in zip(model.layers, role_keys(model)):
+        for index, weight in enumerate(layer.weights):
+            shape = tuple(int(d) for d in weight.shape)
+            rng = np.random.default_rng([int(seed), key, index])
+            name = str(getattr(weight, "path", None) or weight.name)
+            if "variance" in name:
+                value = rng.uniform(0.5, 1.5, shape)
+            elif len(shape) >= 2:
+                value = rng.normal(0, 1 / np.sqrt(max(1, int(np.prod(shape[:-1])))), shape)
+            else:
+                value = rng.normal(0, 0.2, shape)
+            weight.assign(value.astype("float32"))
     rng = np.random.default_rng([int(seed), 10**6])
     inputs = [rng.uniform(0, 1, (3, *[int(d) for d in tensor.shape[1:]])).astype("float32") for tensor in model.inputs]
     outputs = model(inputs if len(inputs) > 1 else inputs[0], training=training)

@@ -12,7 +12,7 @@ Each difference is one student-readable line, the cause first:
    another order, where the order matters: the inputs of a merge whose result does not depend on it, such as
    ``Add`` or ``Multiply``, compare as a set, see :data:`COMMUTATIVE`);
 2. a layer missing or extra;
-3. a setting of a layer (``layer 2 (Conv2D): use_bias is False, expected it left at Keras's default``);
+3. a setting of a layer (``layer 2 (Conv2D): use_bias is False, expected True (Keras's default)``);
 4. what the model returns;
 5. output shapes: consequences, listed only when none of the above explains them (an input's shape is a
    cause, and always listed).
@@ -26,7 +26,7 @@ import math
 import numbers
 from typing import Any, Iterable, Sequence
 
-from . import _keras, _style
+from . import _keras, _style, keras_defaults
 
 __all__ = ["differences", "assert_same", "same_value", "Free", "MAX_PROBLEMS_SHOWN", "COMMUTATIVE", "same_inputs"]
 
@@ -124,10 +124,16 @@ class _Alignment:
     same class fed by the same tensors (possibly through an extra layer), or a layer the student left out
     (what it feeds takes its input directly). The second places what is left: a layer fed by other tensors,
     or missing.
+
+    ``eager``: the other reading of an ambiguous graph. A one-input layer between two expected ones is taken as
+    extra even when its class comes again further on (a layer applied twice inside a repeated Conv-BN-ReLU
+    pattern), and a layer of another class fed by exactly the expected tensors takes that layer's place (a
+    substitute) before the expected layer is called missing. :func:`differences` keeps the reading that
+    explains the difference in fewer lines.
     """
 
-    def __init__(self, got: _Graph, want: _Graph, partial: bool = False) -> None:
-        self.got, self.want, self.partial = got, want, partial
+    def __init__(self, got: _Graph, want: _Graph, partial: bool = False, eager: bool = False) -> None:
+        self.got, self.want, self.partial, self.eager = got, want, partial, eager
         self.pair: dict[int, int] = {}         # expected number -> student number
         self.alias: dict[int, int] = {}        # expected number -> the student layer that carries its output
         self.missing: list[int] = []           # expected numbers nobody plays
@@ -208,7 +214,7 @@ class _Alignment:
         for g in same:  # an extra layer in between: the student's layer takes it instead of what it passes on
             extras = self._extras_between(self.got.feeds(g), wanted) or \
                 (self._extras_between(self.got.feeds(g), wanted[::-1]) if cls in COMMUTATIVE else set())
-            if extras and not any(self.got.cls(e) in later for e in extras):  # not one the layers after it need
+            if extras and (self.eager or not any(self.got.cls(e) in later for e in extras)):  # not one needed later
                 self.extra |= extras
                 self._take(w, g)
                 return True
@@ -216,10 +222,15 @@ class _Alignment:
         if shared and len(wanted) > 1:
             self._take(w, shared[0])
             return True
+        other = [g for g in self._free_layers() if self.got.feeds(g) == wanted and "?" not in wanted]
+        if self.eager:  # a substitute: not of a class an expected layer further on needs
+            other = [g for g in other if self.got.cls(g) not in later]
+            if other:
+                self._take(w, other[0])
+                return True
         if self._skips(w, wanted):
             self._miss(w, wanted)
             return True
-        other = [g for g in self._free_layers() if self.got.feeds(g) == wanted and "?" not in wanted]
         if other:  # a layer of another class in its place
             self._take(w, other[0])
             return True
@@ -363,9 +374,14 @@ def _settings(report: _Report, g: int, got_row: Sequence[Any], want_row: Sequenc
             elif key.startswith("call "):
                 parts.append(f"called with {key[5:]}={report.got(value)}, expected no {key[5:]} argument (let Keras pass it)")
             else:
-                parts.append(f"{key} is {report.got(value)}, expected it left at Keras's default")
+                known, default, why = keras_defaults.default(class_name, key, want_settings)
+                parts.append(f"{key} is {report.got(value)}, expected {report.want(default)} (Keras's default"
+                             f"{': ' + why if why else ''})" if known else
+                             f"{key} is {report.got(value)}, expected it left at Keras's default")
         else:
-            parts.append(f"{key} is left at Keras's default, expected {report.want(want_settings[key])}")
+            known, default, _ = keras_defaults.default(class_name, key, got_settings)
+            shown = "" if not known else " (none)" if key == "activation" else f" {_show(default)}"
+            parts.append(f"{key} is left at Keras's default{shown}, expected {report.want(want_settings[key])}")
     if parts:
         report.add(_SETTING, g, f"{where}: {'; '.join(parts)}")
     if got_row[1] is not None and not same_value(got_row[1], want_row[1]):
@@ -399,7 +415,18 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
     want = validate(want, "expected description")
     free = list(free)
     g_graph, w_graph = _Graph(got), _Graph(want)
-    align = _Alignment(g_graph, w_graph, partial)
+    best: list[str] | None = None
+    for eager in (False, True):  # the two readings of an ambiguous graph: the one with fewer lines explains it
+        found = _explain(_Alignment(g_graph, w_graph, partial, eager), free, output_names, partial)
+        if best is None or len(found) < len(best):
+            best = found
+    return best or []
+
+
+def _explain(align: _Alignment, free: Sequence[tuple[str, str]], output_names: Sequence[str] | None,
+             partial: bool) -> list[str]:
+    """The lines of one alignment, causes first."""
+    g_graph, w_graph = align.got, align.want
     report = _Report(g_graph, _style.colour_enabled())
     want_outputs = {_split(ref)[0] for ref in w_graph.outputs}
     for w, g in sorted(align.pair.items(), key=lambda item: item[1]):
@@ -428,7 +455,8 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
         # a layer left out whose place nothing takes (a dead branch) comes after the one that cut it off
         order = after + (0 if not dead else 10**5 if len(w_graph.rows[w - 1][3]) > 1 else 10**6)
         report.add(_PRESENCE, order, f"{_a(cls).capitalize()} {report.name(cls, 'green')} layer is missing {where}: "
-                                     f"expected {cls} with {report.want(dict(w_graph.rows[w - 1][2]))}")
+                                     f"expected {cls} with "
+                                     f"{report.want(keras_defaults.shown_defaults(cls, w_graph.rows[w - 1][2]))}")
     for g in sorted(align.extra):
         cls = g_graph.cls(g)
         if cls == "InputLayer":

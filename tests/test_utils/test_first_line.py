@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ from autograder.course.explanations import explain, leading_sentence
 from autograder.instructor.mistakes import normalise
 from autograder.run.judge import verdict
 
+#: Keras 2 (tf-keras) under TF_USE_LEGACY_KERAS=1, as this folder's conftest reads it
+LEGACY = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = {"unet": REPO / "source" / "unet" / "Image_segmentation_Unet.ipynb",
-          "unet_variants": REPO / "source" / "unet_variants" / "Unet_Variants.ipynb"}
+          "unet_variants": REPO / "source" / "unet_variants" / "Unet_Variants.ipynb",
+          "unet_attention": REPO / "source" / "unet_attention" / "Attention_Gate.ipynb"}
 SEED = 31
 
 
@@ -66,12 +70,12 @@ def _judge_reason(assignment: str, namespace: dict[str, Any], exercise: str) -> 
      'features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal")(inputs)',
      'features = Conv2D(n_filters, 3, padding="same", activation="relu", kernel_initializer="he_normal", '
      'use_bias=False)(inputs)',
-     "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default"),
+     "layer 2 (Conv2D): use_bias is False, expected True (Keras's default)"),
     # two settings of one layer: both, not the output shapes they change
     ("unet", "conv_block", "MaxPooling2D(pool_size=(2, 2))(features)",
      'MaxPooling2D(pool_size=(2, 2), strides=1, padding="same")(features)',
-     "(MaxPooling2D): padding is 'same', expected it left at Keras's default; strides is (1, 1), expected it "
-     "left at Keras's default"),
+     "(MaxPooling2D): padding is 'same', expected 'valid' (Keras's default); strides is (1, 1), expected (2, 2) "
+     "(Keras's default: the pool size)"),
     # the demo's own upsampling mistake: one sentence about the order, not a cascade of wrong classes
     ("unet", "upsampling_block", "concatenate([up, contractive_input], axis=3)",
      "concatenate([contractive_input, up], axis=3)",
@@ -80,6 +84,22 @@ def _judge_reason(assignment: str, namespace: dict[str, Any], exercise: str) -> 
     # a layer left out: what is missing and where, not the layers that then differ
     ("unet", "conv_block", "features = Dropout(dropout_prob)(features)", "pass",
      "A Dropout layer is missing after layer 3 (Conv2D)"),
+    # a missing layer's line gives Keras's defaults by value where they say what the layer does
+    ("unet", "conv_block", "MaxPooling2D(pool_size=(2, 2))(features) if max_pooling", "features if max_pooling",
+     "A MaxPooling2D layer is missing after layer 3 (Conv2D): expected MaxPooling2D with {'pool_size': (2, 2), "
+     "'strides': (2, 2)}"),
+    # a layer of another class in a layer's place: the substitute it is, not "missing" plus "extra"
+    ("unet", "conv_block", "MaxPooling2D(pool_size=(2, 2))(features)",
+     "tf.keras.layers.AveragePooling2D(pool_size=(2, 2))(features)",
+     "layer 4 is an AveragePooling2D layer, expected a MaxPooling2D layer"),
+    # a layer applied twice inside a repeated Conv-BN-activation pattern: the extra one, not "the next is missing"
+    ("unet_attention", "residual_block", "main = BatchNormalization()(x)",
+     "main = BatchNormalization()(BatchNormalization()(x))", "(BatchNormalization) is extra"),
+    ("unet_attention", "residual_block", 'x = Activation("relu")(x)', 'x = Activation("relu")(Activation("relu")(x))',
+     "(Activation) is extra"),
+    pytest.param("unet_variants", "bn_conv_block", "features = BatchNormalization()(features)",
+                 "features = BatchNormalization()(BatchNormalization()(features))", "(BatchNormalization) is extra",
+                 marks=pytest.mark.skipif(LEGACY, reason="the lesson's LeakyReLU(negative_slope=...) is Keras 3's")),
 ])
 def test_the_first_line_names_the_mistake_and_the_grader_agrees(assignment: str, exercise: str, old: str, new: str,
                                                                  sentence: str) -> None:
@@ -111,8 +131,29 @@ def test_an_answer_that_cannot_be_built_gets_its_cause_then_the_error() -> None:
     """The transposed convolution does not upsample: the concatenation then fails; the line names the stride."""
     namespace, cells = _answer("unet", "upsampling_block", "strides=2", "strides=1")
     public = _public_first(namespace, cells, "upsampling_block")
-    assert "(Conv2DTranspose): strides is left at Keras's default, expected (2, 2)" in public, public
+    assert "(Conv2DTranspose): strides is left at Keras's default (1, 1), expected (2, 2)" in public, public
     with contextlib.redirect_stdout(io.StringIO()), pytest.raises(AssertionError) as failure:
         exec(cells["test_upsampling_block"].source, namespace)  # noqa: S102
     lines = strip_ansi(str(failure.value)).splitlines()
     assert any("upsampling_block failed: ValueError" in line for line in lines), lines  # then the error itself
+
+
+@pytest.mark.parametrize("exercise, old, new", [
+    ("attention_gate", "Add()([theta, phi])", "Add()([phi, theta])"),
+    ("attention_gate", "Multiply()([skip, coefficients])", "Multiply()([coefficients, skip])"),
+    ("residual_block", "Add()([main, shortcut])", "Add()([shortcut, main])"),
+])
+def test_a_commutative_merge_in_the_other_order_passes_the_public_check_and_the_grader(exercise: str, old: str,
+                                                                                        new: str) -> None:
+    """The same function with the same weights: the real public check cell passes and the judge gives full marks."""
+    namespace, cells = _answer("unet_attention", exercise, old, new)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(cells[f"test_{exercise}"].source, namespace)  # noqa: S102
+    assert "All tests passed!" in out.getvalue()
+    cache = verdict.ReferenceCache(exercise_book.load_bundles(REPO, "unet_attention"))
+    spec = cache.references("Attention_Gate").specs[exercise]
+    with contextlib.redirect_stdout(io.StringIO()):
+        payload = json.loads(json.dumps(evidence.collect(spec, namespace[spec.function], "hidden", SEED)))
+    found = verdict.judge_cell("Attention_Gate", f"test_{exercise}_hidden", [payload], SEED, cache)
+    assert found is not None and found.ok, found

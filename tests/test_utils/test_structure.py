@@ -60,10 +60,10 @@ def test_equivalent_spellings_describe_alike(keras: Any, layers: Any) -> None:
 
 
 @pytest.mark.parametrize("mistake, expected_text", [
-    ({"second": {"dilation_rate": 2}}, "dilation_rate is (2, 2), expected it left at Keras's default"),
+    ({"second": {"dilation_rate": 2}}, "dilation_rate is (2, 2), expected (1, 1) (Keras's default)"),
     ({"second": {"kernel_initializer": "glorot_uniform"}}, "kernel_initializer is"),
     ({"swap": True}, "it returns layer 3 (Conv2D), layer 4 (MaxPooling2D), expected layer 4 (MaxPooling2D), layer 3 (Conv2D)"),
-    ({"activation": None}, "activation is left at Keras's default, expected 'relu'"),
+    ({"activation": None}, "activation is left at Keras's default (none), expected 'relu'"),
 ])
 def test_each_stated_setting_is_explained(keras: Any, layers: Any, legacy: bool, mistake: dict[str, Any],
                                           expected_text: str) -> None:

@@ -114,7 +114,7 @@ def test_make_check_explains_the_wrong_exercise_of_a_copy(tmp_path: Path) -> Non
     proc = _make_check(_example(tmp_path, "demo-mistake-conv", "Image_segmentation_Unet-Copy1.ipynb"))
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "FAIL  conv_block" in proc.stdout and "PASS  upsampling_block" in proc.stdout
-    assert ("public check test_conv_block: layer 3 (Conv2D): activation is left at Keras's default, expected 'relu' "
+    assert ("public check test_conv_block: layer 3 (Conv2D): activation is left at Keras's default (none), expected 'relu' "
             "(case 1: ") in proc.stdout, proc.stdout
     assert "BEGIN HIDDEN TESTS" not in proc.stdout + proc.stderr
 

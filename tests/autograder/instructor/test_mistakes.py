@@ -36,13 +36,13 @@ def test_the_public_check_and_the_grader_group_by_the_cause_they_share() -> None
 
     public = Failure("test_conv_block", "check", "AssertionError", (
         "conv_block does not match what the exercise asks for:",
-        "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default (case 1: inputs (96, 128, 3), "
+        "layer 2 (Conv2D): use_bias is False, expected True (Keras's default) (case 1: inputs (96, 128, 3), "
         "n_filters=32)"))
     hidden = Failure("test_conv_block_hidden", "verdict", "GraderVerdict", (
-        "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default (and 2 more differences)",))
+        "layer 2 (Conv2D): use_bias is False, expected True (Keras's default) (and 2 more differences)",))
     other = Failure("test_conv_block", "check", "AssertionError", (
         "layer 2 (Conv2D): use_bias is True, expected False (case 1: inputs (96, 128, 3), n_filters=32)",))
-    assert public.cause == hidden.cause == "layer 2 (Conv2D): use_bias is False, expected it left at Keras's default"
+    assert public.cause == hidden.cause == "layer 2 (Conv2D): use_bias is False, expected True (Keras's default)"
     assert mistakes.normalise(other.cause) != mistakes.normalise(public.cause)
 
 
