@@ -25,7 +25,7 @@ import os
 import random
 from typing import Any, Sequence
 
-from . import exercises, structure
+from . import exercises, structure, unet_wiring
 from .compare import comparator
 from .layer_summary import summary
 from .metric_diagnosis import failure_cause, metric_problems, saves_cause
@@ -54,6 +54,9 @@ def _describe_case(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, An
             return entry
         model = model if model is not None else exercises.build(spec, answer, case)
         entry["description"] = structure.describe(model)
+        calls = block_calls(spec, answer, case)
+        if calls is not None:
+            entry["calls"] = calls
         if case.get("numbers") and seed is not None:
             entry["numbers"] = {"inference": exercises.measure(model, seed, training=False)}
             if spec.training_mode:
@@ -66,6 +69,25 @@ def _describe_case(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, An
         if partial is not None and len(partial["layers"]) <= 500 and len(json.dumps(partial)) <= MAX_PARTIAL_BYTES:
             entry["partial"] = partial
     return entry
+
+
+def block_calls(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, Any]) -> dict[str, Any] | None:
+    """How a ``model`` exercise called the U-Net's blocks in ``case`` (:func:`unet_wiring.expected_calls`), so
+    that the grader can name a block-call mistake in the public check's words; ``None`` for other exercises,
+    or when tracing fails (the description and its error say why)."""
+    if spec.kind != "model" or dict(spec.stand_ins) != unet_wiring.BLOCKS:
+        return None
+    kwargs = dict(case.get("kwargs", {}))
+    if "input_size" in kwargs:
+        kwargs["input_size"] = tuple(kwargs["input_size"])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            calls = unet_wiring.expected_calls(unet_wiring.trace_unet(answer, **kwargs))
+    except Exception:  # noqa: BLE001 - a model that cannot be traced has no calls to compare
+        return None
+    if sum(len(v) for v in calls.values()) > unet_wiring.MAX_CALLS:
+        return None
+    return json.loads(json.dumps(calls, default=str))
 
 
 def collect(exercise: "exercises.ExerciseSpec | dict[str, Any]", answer: Any, part: str, seed: int | None,

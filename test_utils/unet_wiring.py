@@ -16,7 +16,13 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-__all__ = ["WiringTrace", "swapped_globals", "trace_unet", "check_unet_wiring"]
+__all__ = ["WiringTrace", "swapped_globals", "trace_unet", "check_unet_wiring", "expected_calls", "compare_calls",
+           "BLOCKS", "MAX_CALLS"]
+
+#: The blocks ``unet_model`` calls, by the role the exercise's ``stand_ins`` give them.
+BLOCKS = {"conv_block": "encoder", "upsampling_block": "decoder"}
+#: Evidence bound: a trace with more block calls than this is not recorded (the lesson makes 9).
+MAX_CALLS = 64
 
 _MISSING = object()
 
@@ -163,15 +169,21 @@ def _compare_calls(kind: str, got: list[dict[str, Any]], want: list[dict[str, An
     return problems
 
 
+def compare_calls(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """Every way the block calls ``got`` differ from ``want`` (both as :func:`expected_calls` gives them), in the
+    words the public check uses: the grader judges the hidden cases' calls with this, so both say the same."""
+    return (_compare_calls("conv_block", list(got.get("conv_block", [])), list(want.get("conv_block", [])))
+            + _compare_calls("upsampling_block", list(got.get("upsampling_block", [])),
+                             list(want.get("upsampling_block", []))))
+
+
 def check_unet_wiring(trace: WiringTrace, expected: dict[str, Any], n_filters: int = 32, n_classes: int = 23) -> None:
     """Raise ``AssertionError`` listing every way ``trace`` differs from the solution's calls ``expected``.
 
     ``n_filters`` and ``n_classes`` are accepted for the check cells that pass them; the layers after the
     blocks are compared by the structural check that follows in the same cell.
     """
-    want_conv, want_up = expected["conv_block"], expected["upsampling_block"]
-    problems = _compare_calls("conv_block", trace.conv_calls, want_conv)
-    problems += _compare_calls("upsampling_block", trace.up_calls, want_up)
+    problems = compare_calls(expected_calls(trace), expected)
     if problems:
         raise AssertionError("unet_model is not wired as asked:\n  - " + "\n  - ".join(problems))
     print("The block calls match the table; the layers after them are checked next.")

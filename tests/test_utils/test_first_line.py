@@ -84,6 +84,9 @@ def _judge_reason(assignment: str, namespace: dict[str, Any], exercise: str) -> 
     # a layer left out: what is missing and where, not the layers that then differ
     ("unet", "conv_block", "features = Dropout(dropout_prob)(features)", "pass",
      "A Dropout layer is missing after layer 3 (Conv2D)"),
+    # a block call of unet_model: the public check's wiring sentence, and the grader's the same
+    ("unet", "unet_model", "enc3 = conv_block(enc2[0], n_filters * 4)", "enc3 = conv_block(enc2[0], n_filters * 2)",
+     "conv_block call 3: n_filters is 64, expected 128"),
     # a missing layer's line gives Keras's defaults by value where they say what the layer does
     ("unet", "conv_block", "MaxPooling2D(pool_size=(2, 2))(features) if max_pooling", "features if max_pooling",
      "A MaxPooling2D layer is missing after layer 3 (Conv2D): expected MaxPooling2D with {'pool_size': (2, 2), "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_utils import exercises, structure
+from test_utils import evidence, exercises, structure
 
 __all__ = ["References"]
 
@@ -56,6 +56,9 @@ class References:
         if seed is None:
             return description
         out: dict[str, Any] = {"description": description}
+        calls = evidence.block_calls(spec, self.function(exercise), case)
+        if calls is not None:
+            out["calls"] = calls
         if case.get("numbers"):
             out["numbers"] = {"inference": exercises.measure(model, seed, training=False)}
             if spec.training_mode:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from test_utils import exercises, structure
+from test_utils import exercises, structure, unet_wiring
 from test_utils._style import strip_ansi
 from test_utils.evidence import MIME, SCHEMA, failure_lines
 from test_utils.metric_diagnosis import metric_problems, saves_cause
@@ -198,6 +198,16 @@ def _description_ok(description: Any) -> None:
               and isinstance(row[3], list), "a layer row is not [class, shape, settings, inputs]")
 
 
+def _calls_ok(calls: Any) -> None:
+    _need(isinstance(calls, dict) and set(calls) <= set(unet_wiring.BLOCKS), "block calls are malformed")
+    for found in calls.values():
+        _need(isinstance(found, list) and len(found) <= unet_wiring.MAX_CALLS, "block calls are malformed")
+        for call in found:
+            _need(isinstance(call, dict) and len(call) <= 8 and all(
+                isinstance(v, (int, float, bool, str)) and (not isinstance(v, str) or len(v) <= 200)
+                for v in call.values()), "a block call is malformed")
+
+
 def _numbers_ok(numbers: Any) -> None:
     _need(isinstance(numbers, dict) and set(numbers) <= {"inference", "training"}, "numbers are malformed")
     for measured in numbers.values():
@@ -232,6 +242,8 @@ def validate(payload: Any) -> dict[str, Any]:
             _description_ok(entry.get("description"))
             if "numbers" in entry:
                 _numbers_ok(entry["numbers"])
+            if "calls" in entry:
+                _calls_ok(entry["calls"])
     return payload
 
 
@@ -265,6 +277,11 @@ def _judge_case(spec: exercises.ExerciseSpec, entry: dict[str, Any], want: Any) 
     if spec.kind == "metric":
         problems = metric_problems(entry.get("metric", {}), want, entry["case"], _metric_close)
         return strip_ansi(problems[0]) if problems else None
+    if isinstance(want.get("calls"), dict) and isinstance(entry.get("calls"), dict):
+        # a model's block calls first, in the public check's words (its wiring check leads the same way)
+        calls = unet_wiring.compare_calls(entry["calls"], want["calls"])
+        if calls:
+            return structure_line(calls)
     problems = structure.differences(entry["description"], want["description"], spec.free, spec.output_names)
     if problems:
         return structure_line(problems)
