@@ -160,3 +160,11 @@ def test_a_commutative_merge_in_the_other_order_passes_the_public_check_and_the_
         payload = json.loads(json.dumps(evidence.collect(spec, namespace[spec.function], "hidden", SEED)))
     found = verdict.judge_cell("Attention_Gate", f"test_{exercise}_hidden", [payload], SEED, cache)
     assert found is not None and found.ok, found
+
+
+@pytest.mark.parametrize("assignment, exercise", [("unet", "upsampling_block"), ("unet_variants", "upsample_conv_block")])
+def test_a_hard_coded_width_fails_the_public_check(assignment: str, exercise: str) -> None:
+    """The decoder blocks' public checks include a case at n_filters=12: writing 32 for n_filters fails there."""
+    namespace, cells = _answer(assignment, exercise, "(n_filters, 3", "(32, 3")
+    public = _public_first(namespace, cells, exercise)
+    assert "filters is 32, expected 12" in public and "n_filters=12" in public, public
