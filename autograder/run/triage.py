@@ -120,9 +120,10 @@ def restored_reason(verdicts: dict[str, Verdict]) -> str:
 def scan_outputs(path: Path) -> tuple[str | None, str]:
     """Status and reason from a graded notebook's outputs (timeouts, memory errors, cut outputs)."""
     nb = nbformat.read(path, as_version=4)
-    timeouts, memory, cut = [], [], []
+    timeouts, memory, cut, order = [], [], [], []
     for cell in nb.cells:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {cell.get('id', '?')}"
+        order.append(gid)
         # a cell whose flood of output the autograder cut was interrupted by it: a lost reply is not the cell's timeout,
         # nor is the MemoryError its own output buffers raised
         flooded = any(TRUNCATED in str(out.get("text", "")) for out in cell.get("outputs", []))
@@ -135,6 +136,11 @@ def scan_outputs(path: Path) -> tuple[str | None, str]:
             text = out.get("text", "") if out.get("output_type") == "stream" else ""
             if NBGRADER_TRUNCATED in text or TRUNCATED in text or TRUNCATED in str(out.get("data", "")):
                 cut.append(gid)
+    if cut and (not timeouts or order.index(cut[0]) <= order.index(timeouts[0])):
+        # the flood came first: a cell that then ran past its limit was waiting on the cut flood's kernel (the
+        # interrupt can arrive after the flooded cell ended, on a busy machine), a consequence, not a second cause
+        later = f"; then a time limit in {', '.join(dict.fromkeys(timeouts))}" if timeouts else ""
+        return "huge_output", f"{path.stem}: output cut in {', '.join(dict.fromkeys(cut))}{later}"
     if timeouts:
         return "timeout", f"{path.stem}: ran past the per-cell time limit in {', '.join(dict.fromkeys(timeouts))}"
     if memory:
