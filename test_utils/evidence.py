@@ -58,9 +58,10 @@ def _describe_case(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, An
         if calls is not None:
             entry["calls"] = calls
         if case.get("numbers") and seed is not None:
-            entry["numbers"] = {"inference": exercises.measure(model, seed, training=False)}
+            described = entry["description"]
+            entry["numbers"] = {"inference": exercises.measure(model, seed, training=False, description=described)}
             if spec.training_mode:
-                entry["numbers"]["training"] = exercises.measure(model, seed, training=True)
+                entry["numbers"]["training"] = exercises.measure(model, seed, training=True, description=described)
     except Exception as error:  # the student's code failed: that is evidence too
         first = (str(error).strip().splitlines() or [""])[0]
         where = getattr(error, "failed_in", None)
@@ -77,12 +78,9 @@ def block_calls(spec: exercises.ExerciseSpec, answer: Any, case: dict[str, Any])
     or when tracing fails (the description and its error say why)."""
     if spec.kind != "model" or dict(spec.stand_ins) != unet_wiring.BLOCKS:
         return None
-    kwargs = dict(case.get("kwargs", {}))
-    if "input_size" in kwargs:
-        kwargs["input_size"] = tuple(kwargs["input_size"])
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            calls = unet_wiring.expected_calls(unet_wiring.trace_unet(answer, **kwargs))
+            calls = unet_wiring.expected_calls(unet_wiring.trace_unet(answer, **exercises.model_kwargs(case)))
     except Exception:  # noqa: BLE001 - a model that cannot be traced has no calls to compare
         return None
     if sum(len(v) for v in calls.values()) > unet_wiring.MAX_CALLS:

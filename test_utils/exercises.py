@@ -204,6 +204,14 @@ def stand_ins() -> dict[str, Callable[..., Any]]:
     return {"encoder": encoder, "decoder": decoder}
 
 
+def model_kwargs(case: dict[str, Any]) -> dict[str, Any]:
+    """A ``model`` case's keyword arguments as the function takes them (``input_size`` a tuple)."""
+    kwargs = dict(case.get("kwargs", {}))
+    if "input_size" in kwargs:
+        kwargs["input_size"] = tuple(kwargs["input_size"])
+    return kwargs
+
+
 def build(exercise: "ExerciseSpec | dict[str, Any]", func: Any, case: dict[str, Any]) -> Any:
     """The Keras model of ``func`` for one case (blocks: from fresh Inputs to what the block returns)."""
     import tensorflow as tf
@@ -211,9 +219,6 @@ def build(exercise: "ExerciseSpec | dict[str, Any]", func: Any, case: dict[str, 
     spec = spec_of(exercise)
     if spec.kind == "model":
         roles = stand_ins()
-        kwargs = dict(case["kwargs"])
-        if "input_size" in kwargs:
-            kwargs["input_size"] = tuple(kwargs["input_size"])
         namespace = getattr(func, "__globals__", None)
         if namespace is None:
             raise TypeError(f"{spec.function} should be a Python function, got {type(func).__name__}")
@@ -221,7 +226,7 @@ def build(exercise: "ExerciseSpec | dict[str, Any]", func: Any, case: dict[str, 
         saved = {name: namespace.get(name) for name in replaced}
         namespace.update(replaced)
         try:
-            model = func(**kwargs)
+            model = func(**model_kwargs(case))
         finally:
             namespace.update(saved)
         structure.require_model(model, f"{spec.function}()")
@@ -332,15 +337,15 @@ def partial_description(error: BaseException, inputs: list[Any]) -> dict[str, An
         return None
 
 
-def role_keys(model: Any) -> list[int]:
+def role_keys(model: Any, description: dict[str, Any] | None = None) -> list[int]:
     """One number per layer of ``model`` (``model.layers`` order) that names the layer by what it computes from
     the model's inputs: its class, its weights' shapes and its inputs' keys (as a set for a commutative merge).
 
     ``model.layers`` follows the order in which tensors are used, so ``Add()([b, a])`` for ``Add()([a, b])``
     renumbers the layers; their keys stay the same. Layers that compute the same thing from the same tensors
-    are told apart by their order.
+    are told apart by their order. ``description``: ``structure.describe(model)`` where the caller has it.
     """
-    description = structure.describe(model)
+    description = description if description is not None else structure.describe(model)
     layers = model.layers
     position = {id(getattr(t, "_keras_history", [None])[0]): i for i, t in enumerate(model.inputs)}
     keys: list[int] = []
@@ -360,17 +365,18 @@ def role_keys(model: Any) -> list[int]:
     return keys
 
 
-def measure(model: Any, seed: int, training: bool) -> list[dict[str, Any]]:
+def measure(model: Any, seed: int, training: bool, description: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Outputs of ``model`` with weights and inputs derived from ``seed``, as compact projections.
 
     Weight ``k`` of a layer gets values from ``numpy.random.default_rng([seed, key, k])``, ``key`` being the
     layer's :func:`role_keys` entry, so the same layer gets the same values however ``model.layers`` orders
     it (variances stay positive); each input is a batch of 3 uniform images. Each output is reduced to its
-    shape, its norm and ``PROJECTIONS`` random projections, so evidence stays small.
+    shape, its norm and ``PROJECTIONS`` random projections, so evidence stays small. ``description``: the
+    model's, where the caller has it (not described again).
     """
     import numpy as np
 
-    for layer, key in zip(model.layers, role_keys(model)):
+    for layer, key in zip(model.layers, role_keys(model, description)):
         for index, weight in enumerate(layer.weights):
             shape = tuple(int(d) for d in weight.shape)
             rng = np.random.default_rng([int(seed), key, index])

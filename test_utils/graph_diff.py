@@ -420,6 +420,8 @@ def differences(got: Any, want: Any, free: Free = (), output_names: Sequence[str
         found = _explain(_Alignment(g_graph, w_graph, partial, eager), free, output_names, partial)
         if best is None or len(found) < len(best):
             best = found
+        if not best:  # the same graph: no reading can say less
+            break
     return best or []
 
 

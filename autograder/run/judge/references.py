@@ -60,9 +60,9 @@ class References:
         if calls is not None:
             out["calls"] = calls
         if case.get("numbers"):
-            out["numbers"] = {"inference": exercises.measure(model, seed, training=False)}
+            out["numbers"] = {"inference": exercises.measure(model, seed, training=False, description=description)}
             if spec.training_mode:
-                out["numbers"]["training"] = exercises.measure(model, seed, training=True)
+                out["numbers"]["training"] = exercises.measure(model, seed, training=True, description=description)
         return out
 
 
