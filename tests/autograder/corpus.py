@@ -91,7 +91,11 @@ def corpus(root: Path, port: int) -> dict[str, tuple[str, float]]:
     case("loop", "timeout", 2, {"square": sq, "add": "while True:\n    pass"})
     case("exit", "kernel_died", 0, {"square": "import os\nos._exit(1)", "add": add})
     case("memory", "memory", 0, {"square": "x = b'x' * (3 * 2**30)\n" + sq, "add": add})
-    case("huge_output", "huge_output", 6, {"square": "for i in range(100000):\n    print(i)\nprint('y' * 5_000_000)\n" + sq, "add": add})
+    # The flood comes after the definition and ends only when the grader interrupts it (past the output cap), so the
+    # score is the same however late the interrupt lands on a loaded machine (run 1 of the fresh-machine series: the
+    # flood's end raced the interrupt, and the next cell waited past its limit); no interrupt: the cell's time limit.
+    case("huge_output", "huge_output", 6, {"square": sq + "\nfor i in range(100000):\n    print(i)\n"
+                                           "print('y' * 5_000_000)\nimport time\ntime.sleep(3600)\n", "add": add})
     case("rebind", "graded", 4, {"square": "def square(x):\n    return 0\nimport builtins\nbuiltins.AssertionError = Exception\n"
                                  "get_ipython().showtraceback = lambda *a, **k: None\nassert False", "add": add})
     case("gradebook_writer", "graded", 6, {"square": sq, "add": add + f"""

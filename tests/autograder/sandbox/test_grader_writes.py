@@ -123,11 +123,23 @@ def _run_folder() -> Path | None:
     return None
 
 
+def _ours(pid: int) -> bool:
+    """True when ``pid`` descends from this test process (not another test worker's kernel or container)."""
+    import psutil
+
+    try:
+        return any(parent.pid == os.getpid() for parent in psutil.Process(pid).parents())
+    except psutil.Error:
+        return False
+
+
 def _waiting_kernel_on_host() -> tuple[Path, int] | None:
     """The waiting kernel's working folder (seen through ``/proc/PID/cwd``: as root the box is a tmpfs in the worker's
-    own mount namespace, invisible from here) and its uid."""
+    own mount namespace, invisible from here) and its uid. Only this process's own kernels count: another test worker
+    may run the container variant's waiting kernel at the same time (run 1 of the fresh-machine series found that
+    one, whose run folder is not ours)."""
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+        if not proc.name.isdigit() or not _ours(int(proc.name)):
             continue
         waiting = proc / "cwd" / "WAITING"
         try:
