@@ -18,11 +18,11 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 # The inner loop's tier: no notebook or kernel runs, no servers, containers, clusters or browsers.
-FAST_TIER := not slow and not docker and not browser and not slurm and not postgres
+FAST_TIER := not slow and not docker and not browser and not slurm and not postgres and not hub
 ASSIGNMENT ?= unet
 LAB_ARGS ?=
 
-.PHONY: help setup data demo test test-fast test-keras2 release lab lab-instructor check lock clean system-deps image image-lock gradescope slurm-demo
+.PHONY: help setup data demo hub hub-deps test test-fast test-keras2 release lab lab-instructor check lock clean system-deps image image-lock gradescope slurm-demo
 GPU ?=
 IMAGE_BUILD := $(if $(GPU),gpu,cpu)
 
@@ -51,10 +51,25 @@ demo: setup  ## Set up, regenerate the release, grade the example submissions, p
 slurm-demo: setup  ## Grade the demo submissions as a SLURM array job of 2 shards (starts a one-machine cluster when none answers; root)
 	$(BIN)/python -m autograder slurm-demo $(ASSIGNMENT)
 
-system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM; a system Python, useradd, runuser and libseccomp for the sandbox tests); needs root, apt-get only when one is missing
-	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge python3.11-minimal passwd util-linux libseccomp2
+# configurable-http-proxy, the course hub's proxy (npm's; Node.js 18+ with npm must be installed), inside the venv.
+HUB_PROXY_VERSION := 5.3.0
+HUB_PROXY := $(VENV)/hub-proxy/node_modules/.bin/configurable-http-proxy
+HUB_ARGS ?=
 
-test: setup system-deps  ## Set up, then run the whole test suite (what CI runs), then tests/test_utils under Keras 2
+$(HUB_PROXY): | $(VENV)/.installed
+	@command -v npm >/dev/null || { echo "Error: npm is missing; install Node.js 18 or newer with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/hub-proxy configurable-http-proxy@$(HUB_PROXY_VERSION)
+	@test -x $@
+
+hub-deps: $(HUB_PROXY)  ## The course hub's proxy (configurable-http-proxy from npm, into .venv/hub-proxy)
+
+hub: setup hub-deps  ## The course on a real JupyterHub on this machine (root): make hub HUB_ARGS="--roster roster.csv"
+	$(BIN)/python -m autograder hub $(HUB_ARGS)
+
+system-deps:  ## Debian packages the tests use (PostgreSQL, Chromium, Docker, mmdebstrap, SLURM, patchelf for the hub; a system Python, useradd, runuser and libseccomp for the sandbox tests); needs root, apt-get only when one is missing
+	./.ci/system-deps.sh postgresql chromium docker.io mmdebstrap slurm-wlm munge python3.11-minimal passwd util-linux libseccomp2 patchelf
+
+test: setup system-deps hub-deps  ## Set up, then run the whole test suite (what CI runs), then tests/test_utils under Keras 2
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-keras2
 

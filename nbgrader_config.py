@@ -77,3 +77,10 @@ c.GenerateFeedback.preprocessors = [
 # c.Autograder.nproc = 512
 # c.Autograder.warm = True               # fork workers and kernels from a pre-imported server
 # c.Autograder.keep_scratch = False      # AUTOGRADER_KEEP_SCRATCH=1 overrides
+
+# The course hub (python -m autograder hub; README, section JupyterHub): the staff's Unix accounts (the students come
+# from --roster), the exchange and the hub's own folder.
+c.CourseHub.instructors = ["instructor"]
+c.CourseHub.assistants = ["assistant"]
+# c.CourseHub.exchange = "/srv/nbgrader/exchange"
+# c.CourseHub.state = "/srv/jupyterhub/unet-course"

@@ -182,6 +182,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(root=_root(args), assignment=args.assignment)
 
 
+def cmd_hub(args: argparse.Namespace) -> int:
+    from autograder.hub import run as hub
+
+    return hub.run(root=_root(args), roster=args.roster, ip=args.ip, port=args.port, config_only=args.config_only,
+                   state=args.state, exchange=args.exchange)
+
+
 def _grading_commands(sub: Any) -> None:
     """grade, check, collect, shard: grading on this machine (host/)."""
     g = sub.add_parser("grade", help="grade every submission of an assignment in parallel")
@@ -275,6 +282,17 @@ def _instructor_commands(sub: Any) -> None:
     la.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     la.add_argument("--notebook-dir", type=Path, help="folder to open (default: release/, or the root with --instructor)")
     la.set_defaults(func=cmd_lab)
+
+    hb = sub.add_parser("hub", help="a real JupyterHub for the course on this machine (PAM accounts, the Formgrader as a "
+                                    "service, a private exchange); --config-only DIR: the same for an existing hub")
+    hb.add_argument("--roster", type=Path, help="CSV with a student_id column: one Unix account and hub user each")
+    hb.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    hb.add_argument("--port", type=int, default=8000, help="the hub's port (default: 8000; it also takes the next three)")
+    hb.add_argument("--config-only", type=Path, metavar="DIR",
+                    help="only write the configuration into DIR (TLJH, Zero to JupyterHub, exchange set-up script)")
+    hb.add_argument("--state", type=Path, help="the hub's folder (default: c.CourseHub.state)")
+    hb.add_argument("--exchange", type=Path, help="the exchange folder (default: c.CourseHub.exchange)")
+    hb.set_defaults(func=cmd_hub)
 
 
 def _platform_commands(sub: Any) -> None:

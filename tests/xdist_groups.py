@@ -14,7 +14,7 @@ __all__ = ["GROUPS", "group_of"]
 
 #: marker -> the xdist group its tests run in: the tests that share a server, a daemon or a browser session run on
 #: one worker, which starts it once. The first marker listed wins.
-GROUPS = {"docker": "docker", "postgres": "postgres", "slurm": "slurm", "browser": "browser"}
+GROUPS = {"docker": "docker", "postgres": "postgres", "slurm": "slurm", "hub": "hub", "browser": "browser"}
 
 
 def group_of(item: pytest.Item) -> str | None:
