@@ -37,6 +37,18 @@ def reachable(path: Path) -> bool:
     return bool(stat.S_IMODE(target.stat().st_mode) & 0o001)
 
 
+def _open_to_all(top: Path) -> None:
+    """Every folder under ``top`` 0755, every file readable (and runnable where its owner may run it) by all: the
+    hub may run under any umask (077 included), and every account runs these files."""
+    for folder, _dirs, names in os.walk(top):
+        os.chmod(folder, 0o755)
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, mode | 0o444 | (0o111 if mode & 0o100 else 0))
+
+
 def _query(python: Path, code: str) -> str:
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -70,12 +82,7 @@ def _interpreter(kit_python: Path, state: Path) -> Path:
         raise UserError(f"patchelf could not adjust {binary} ({done.stderr.strip()[:200]})",
                         "make the venv from a Python all accounts can run (make setup PYTHON=...)")
     stamp.write_text(f"{base}\n{version}\n", encoding="utf-8")
-    for folder, dirs, files in os.walk(copy):
-        os.chmod(folder, 0o755)
-        for name in files:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                os.chmod(path, os.stat(path).st_mode | 0o444 | (0o111 if os.stat(path).st_mode & 0o100 else 0))
+    _open_to_all(copy)
     return binary
 
 
@@ -109,6 +116,5 @@ def ensure(kit_bin: Path, state: Path) -> Path:
         script.write_text(f"#!{python}\nimport sys\nfrom {module} import {function}\nsys.exit({function}())\n",
                           encoding="utf-8")
         script.chmod(0o755)
-    for folder, dirs, files in os.walk(env):
-        os.chmod(folder, 0o755)
+    _open_to_all(env)
     return env / "bin"

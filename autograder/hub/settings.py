@@ -139,7 +139,7 @@ def plan(*, root: Path, roster: Path | None, ip: str = "127.0.0.1", port: int = 
         for entry in roster_file.read(Path(roster), "csv").values():
             name = check_username(entry.student_id, f"roster {roster} row {entry.row}")
             if name in seen:
-                raise UserError(f"roster {roster} row {entry.row}: {name!r} is already a {seen[name]}",
+                raise UserError(f"roster {roster} row {entry.row}: {name!r} is already named, as {seen[name]}",
                                 "name each person once (staff in nbgrader_config.py, students in the roster)")
             seen[name] = "student"
             people.append(Person(name, "student", entry.row))

@@ -23,6 +23,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[3]
 START_S = 600  # the hub's first start copies the interpreter and imports JupyterHub; bounded, far above a start
 HTTP_S = 300
+#: The hub, and so every server and the Formgrader it starts, runs with the strictest common umask: nothing in the
+#: course may rely on files being readable by default.
+UMASK = 0o077
 
 
 def free_ports(count: int = 4) -> int:
@@ -94,14 +97,15 @@ def new_folder() -> Path:
 
 
 def start(hub: Hub, roster: Path, logs: Path | None = None) -> None:
-    """Start ``python -m autograder hub`` for ``hub``; return once it answers, else fail with its log."""
+    """Start ``python -m autograder hub`` for ``hub`` under ``umask 077``; return once it answers, else fail with
+    its log."""
     port = int(hub.base.rsplit(":", 1)[1])
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
     out = open(hub.log, "w", encoding="utf-8")
     hub.proc = subprocess.Popen([sys.executable, "-m", "autograder", "--root", str(hub.course), "hub", "--roster",
                                  str(roster), "--port", str(port), "--state", str(hub.state), "--exchange",
                                  str(hub.exchange)], stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=lambda: os.umask(UMASK))
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if hub.proc.poll() is not None:
