@@ -206,3 +206,63 @@ def test_the_default_exchange_and_homes_let_a_student_into_anothers_work(hub: hu
     assert found == {**REFUSED_ALL, "list_submission": "allowed", "read_submission": "allowed",
                      "read_fetched": "allowed", "list_home": "allowed", "write_submission": "allowed",
                      "rename_submission": "allowed", "rename_course": "allowed"}
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"]
+UI_MS = 120_000  # one page or element, on a busy machine
+SPAWN_MS = 600_000  # a server starting (TensorFlow's first import) on a busy machine
+
+
+@pytest.mark.browser
+def test_in_chromium_the_login_form_the_assignment_list_and_the_formgrader(hub: hub_env.Hub, tmp_path: Path) -> None:
+    """As people do it: the hub's login form, the student's Assignment List, the Formgrader in a tab of its own
+    (JupyterHub 4.1+ forbids framing it in the lab), and a student refused at the Formgrader's URL. Screenshots of
+    each step are kept in the test's folder."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: make system-deps installs it")
+    from playwright.sync_api import sync_playwright
+
+    taken: list[Path] = []
+
+    def shot(page: object, name: str) -> None:
+        path = tmp_path / f"{len(taken) + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        taken.append(path)
+        print(f"screenshot: {path}")
+
+    student = hub.students[0]
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            def login(user: str, role: str) -> object:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.set_default_timeout(UI_MS)
+                page = context.new_page()
+                page.goto(f"{hub.base}/hub/login")
+                page.fill("#username_input", user)
+                page.fill("#password_input", hub.passwords[user])
+                shot(page, f"login-{role}")
+                page.click("#login_submit")
+                return page
+
+            page = login(student, "student")
+            page.wait_for_url(re.compile(rf"/user/{student}/lab"), timeout=SPAWN_MS)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
+            listed = page.locator("#fetched_assignments_list, #submitted_assignments_list", has_text=ASSIGNMENT)
+            listed.first.wait_for()
+            shot(page, "student-assignment-list")
+            page.goto(f"{hub.base}/services/{hub.course_id}/formgrader")
+            assert "403" in (page.content() or ""), "a student must not open the Formgrader"
+            shot(page, "student-refused-at-formgrader")
+
+            page = login(hub.assistant, "assistant")
+            page.wait_for_url(re.compile(rf"/user/{hub.assistant}/lab|/hub/"), timeout=SPAWN_MS)
+            grader = page.context.new_page()  # a tab of its own
+            grader.goto(f"{hub.base}/services/{hub.course_id}/formgrader")
+            grader.locator("table", has_text=ASSIGNMENT).first.wait_for()
+            shot(grader, "assistant-formgrader-tab")
+        finally:
+            browser.close()
+    assert len(taken) == 5
