@@ -183,7 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_hub(args: argparse.Namespace) -> int:
-    from autograder.hub import run as hub
+    from autograder.platforms.hub import run as hub
 
     return hub.run(root=_root(args), roster=args.roster, ip=args.ip, port=args.port, config_only=args.config_only,
                    state=args.state, exchange=args.exchange)

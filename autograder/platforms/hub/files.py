@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from autograder.course.directory import load_config
-from autograder.hub.settings import HubPlan
+from autograder.platforms.hub.settings import HubPlan
 from autograder.instructor.lab import LAB_ANNOUNCEMENTS, LAB_COURSES, LAB_CREATE, LAB_FORMGRADER, lab_settings
 
 __all__ = ["SEATS", "flags", "plan_json", "scopes", "write"]
 
-KIT_ROOT = Path(__file__).resolve().parents[2]
+KIT_ROOT = Path(__file__).resolve().parents[3]
 #: The proxy the kit installs (`make hub-deps`, npm).
 PROXY = KIT_ROOT / ".venv" / "hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 #: Settings of the course's config that a student's Validate needs (limits), copied into each seat's config.
@@ -120,8 +120,8 @@ def _nbgrader_config(plan: HubPlan, seat: str) -> str:
         f"c.CourseDirectory.course_id = {plan.course_id!r}",
         "# The courses a user sees come from their hub groups (nbgrader-<course>, formgrade-<course>).",
         "c.Authenticator.plugin_class = JupyterHubAuthPlugin",
-        "# Submissions readable by their student and the course account only (autograder/hub/private_submit.py).",
-        "c.ExchangeFactory.submit = 'autograder.hub.private_submit.PrivateSubmit'",
+        "# Submissions readable by their student and the course account only (autograder/platforms/hub/private_submit.py).",
+        "c.ExchangeFactory.submit = 'autograder.platforms.hub.private_submit.PrivateSubmit'",
     ]
     if seat != "grader":
         lines.append("# Validate's limits, as in the course's nbgrader_config.py")
@@ -249,7 +249,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 
 def write(plan: HubPlan, folder: Path, *, proxy: Path | None = None, venv_bin: Path | None = None) -> list[Path]:
     """Write the whole configuration into ``folder`` (created); returns the files written."""
-    from autograder.hub import exchange, values
+    from autograder.platforms.hub import exchange, values
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.hub import accounts, files, preflight, seatenv
-from autograder.hub.settings import HubPlan, plan as make_plan
+from autograder.platforms.hub import accounts, files, preflight, seatenv
+from autograder.platforms.hub.settings import HubPlan, plan as make_plan
 
 __all__ = ["prepare", "run"]
 

@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.hub import accounts, exchange
-from autograder.hub.settings import HubPlan
+from autograder.platforms.hub import accounts, exchange
+from autograder.platforms.hub.settings import HubPlan
 
 __all__ = ["check", "ports", "problems"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from autograder.errors import UserError
-from autograder.hub import exchange, files, preflight, settings
+from autograder.platforms.hub import exchange, files, preflight, settings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _course(tmp_path: Path, staff: str = 'c.CourseHub.instructors = ["teach"]\n') -> Path:

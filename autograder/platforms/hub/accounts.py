@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.hub.settings import HubPlan
+from autograder.platforms.hub.settings import HubPlan
 
 __all__ = ["COURSE_OUTPUTS", "create", "problems", "reachable_problem"]
 
@@ -90,7 +90,7 @@ def create(plan: HubPlan, secret: Path) -> list[str]:
         os.chmod(pwd.getpwnam(person.name).pw_dir, 0o700)
         made.append(person.name)
         passwords.append((person.name, password))
-    # The course account reads every submission through its student's own group (autograder/hub/private_submit.py).
+    # The course account reads every submission through its student's own group (autograder/platforms/hub/private_submit.py).
     students = plan.named("student")
     if students:
         _run(["usermod", "--append", "--groups", ",".join(students), plan.grader], f"usermod {plan.grader}")

@@ -25,7 +25,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from autograder.hub.settings import HubPlan
+from autograder.platforms.hub.settings import HubPlan
 
 __all__ = ["MODES", "problems", "script"]
 
@@ -51,7 +51,7 @@ def script(plan: HubPlan) -> str:
     """The exchange set-up as a POSIX shell script, to run as root (again and again: it only sets modes)."""
     lines = ["#!/bin/sh",
              f"# The nbgrader exchange of {plan.course_id}, with modes that keep students apart "
-             "(autograder/hub/exchange.py explains each). Run as root.",
+             "(autograder/platforms/hub/exchange.py explains each). Run as root.",
              "set -eu"]
     for path, owner, mode in _folders(plan):
         q = shlex.quote(str(path))
@@ -83,5 +83,5 @@ def problems(plan: HubPlan) -> list[str]:
                        f"then remove it (the hub creates it)")
         elif stat.S_IMODE(st.st_mode) != mode:
             out.append(f"exchange {path} has mode {stat.S_IMODE(st.st_mode):04o}, not {mode:04o} "
-                       f"(autograder/hub/exchange.py says why): chmod {mode:04o} {path}")
+                       f"(autograder/platforms/hub/exchange.py says why): chmod {mode:04o} {path}")
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autograder.hub.settings import HubPlan
+from autograder.platforms.hub.settings import HubPlan
 
 __all__ = ["render"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 START_S = 600  # the hub's first start copies the interpreter and imports JupyterHub; bounded, far above a start
 HTTP_S = 300
 #: The hub, and so every server and the Formgrader it starts, runs with the strictest common umask: nothing in the

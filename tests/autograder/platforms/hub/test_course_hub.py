@@ -23,7 +23,7 @@ import pytest
 
 from autograder.instructor import examples
 
-import hub_env  # noqa: E402  (tests/autograder/hub is on sys.path through conftest)
+import hub_env  # noqa: E402  (tests/autograder/platforms/hub is on sys.path through conftest)
 
 pytestmark = [pytest.mark.slow, pytest.mark.hub,
               pytest.mark.skipif(os.geteuid() != 0, reason="the hub makes Unix accounts and starts servers as them")]

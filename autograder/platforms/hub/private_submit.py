@@ -4,7 +4,7 @@ nbgrader leaves each submission folder world-writable (``0777``) and its files w
 by a random suffix on the folder's name: a student who learns the name can read and change another's work. Here the
 folder becomes ``0750`` and its files ``0640``. Each file's group is the student's own group or the course account's
 (the setgid ``inbound`` gives it to what nbgrader copies first), and the course account is a member of every student's
-group (:mod:`autograder.hub.accounts`): the student and the course account (the Formgrader, which collects) keep
+group (:mod:`autograder.platforms.hub.accounts`): the student and the course account (the Formgrader, which collects) keep
 access, other students have none, whatever their umask.
 """
 from __future__ import annotations
