@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,8 @@ VALIDATE_SECTIONS = ("ExecutePreprocessor", "ValidateBound")
 SEATS = ("student", "staff", "grader")
 
 
-def _venv_bin(root: Path) -> Path:
+def kit_bin(root: Path) -> Path:
+    """The kit's environment's ``bin`` with JupyterHub in it: the course's own ``.venv``, else the kit's."""
     for candidate in (root / ".venv" / "bin", KIT_ROOT / ".venv" / "bin"):
         if (candidate / "jupyterhub-singleuser").is_file():
             return candidate
@@ -87,7 +87,7 @@ def scopes(plan: HubPlan) -> dict[str, list[str]]:
 
 def plan_json(plan: HubPlan, *, state: Path, proxy: Path | None = None, venv_bin: Path | None = None) -> dict[str, Any]:
     """The plan as the config files read it (``venv_bin``: where the servers' commands are; default the kit's)."""
-    bin_dir = venv_bin or _venv_bin(plan.root)
+    bin_dir = venv_bin or kit_bin(plan.root)
     return {
         "course_id": plan.course_id,
         "root": str(plan.root),
@@ -276,7 +276,3 @@ def write(plan: HubPlan, folder: Path, *, proxy: Path | None = None, venv_bin: P
             os.chmod(sub / "labconfig", 0o755)
     return [*written, script]
 
-
-def is_private(path: Path) -> bool:
-    """True when no one but the owner can read or enter ``path``."""
-    return not stat.S_IMODE(path.stat().st_mode) & 0o077

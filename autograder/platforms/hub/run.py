@@ -25,8 +25,8 @@ def _proxy() -> Path:
 def prepare(plan: HubPlan) -> tuple[list[str], dict[str, str], Path]:
     """Check, then create accounts, exchange and configuration; returns (argv, env, cwd) of the hub. Root only."""
     proxy = _proxy()
-    venv_bin = files._venv_bin(plan.root)
-    preflight.check(plan, proxy=proxy, venv_bin=venv_bin)
+    hub_bin = files.kit_bin(plan.root)  # the hub itself runs the kit's environment, as root
+    preflight.check(plan, proxy=proxy, venv_bin=hub_bin)
     state = plan.state
     state.mkdir(parents=True, exist_ok=True)
     secret = state / "secret"
@@ -34,13 +34,12 @@ def prepare(plan: HubPlan) -> tuple[list[str], dict[str, str], Path]:
     os.chmod(secret, 0o700)
     accounts.create(plan, secret)  # the course account first: the exchange folders are its
     os.chmod(state, 0o755)  # the servers read their seat's settings (and maybe the seat environment) from here
-    venv_bin = seatenv.ensure(venv_bin, state)
+    venv_bin = seatenv.ensure(hub_bin, state)
     files.write(plan, state, proxy=proxy, venv_bin=venv_bin)
     done = subprocess.run(["sh", str(state / "exchange-setup.sh")], capture_output=True, text=True)
     if done.returncode != 0:
         raise UserError(f"{state / 'exchange-setup.sh'} failed ({done.stderr.strip()[:300]})",
                         "fix the exchange folder named there, then start the hub again")
-    hub_bin = files._venv_bin(plan.root)
     env = {**os.environ, "PATH": f"{hub_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
            "UNET_HUB_DIR": str(state)}
     return [str(hub_bin / "jupyterhub"), "-f", str(state / "jupyterhub_config.py")], env, secret

@@ -30,11 +30,10 @@ COMMANDS = {
 
 def reachable(path: Path) -> bool:
     """True when an account other than the owner can run ``path`` (every folder on the way passable)."""
+    from autograder.platforms.hub.accounts import reachable_problem
+
     target = Path(os.path.realpath(path))
-    for folder in [*reversed(target.parents)]:
-        if not stat.S_IMODE(folder.stat().st_mode) & 0o001:
-            return False
-    return bool(stat.S_IMODE(target.stat().st_mode) & 0o001)
+    return reachable_problem(target.parent) is None and bool(stat.S_IMODE(target.stat().st_mode) & 0o001)
 
 
 def _open_to_all(top: Path) -> None:

@@ -96,7 +96,7 @@ def new_folder() -> Path:
     return folder
 
 
-def start(hub: Hub, roster: Path, logs: Path | None = None) -> None:
+def start(hub: Hub, roster: Path) -> None:
     """Start ``python -m autograder hub`` for ``hub`` under ``umask 077``; return once it answers, else fail with
     its log."""
     port = int(hub.base.rsplit(":", 1)[1])
@@ -117,8 +117,6 @@ def start(hub: Hub, roster: Path, logs: Path | None = None) -> None:
         raise AssertionError(f"the hub did not start within {START_S} s:\n{hub.log_tail()}")
     with open(hub.state / "secret" / "passwords.csv", newline="", encoding="utf-8") as fh:
         hub.passwords = {row["account"]: row["first_password"] for row in csv.DictReader(fh)}
-    if logs is not None:
-        logs.mkdir(parents=True, exist_ok=True)
 
 
 def stop(hub: Hub) -> None:
